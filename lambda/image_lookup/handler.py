@@ -1,0 +1,49 @@
+"""Custom resource entry point for aws-cdk-lib's ``custom_resources.Provider``.
+
+A thin dispatcher: Create and Update resolve the image, Delete does nothing.
+It returns ``{"PhysicalResourceId", "Data"}`` and raises on failure; the
+exception's text becomes the stack event's reason.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from image_lookup.deadline import Deadline
+from image_lookup.errors import InvalidInputError, show_value
+from image_lookup.lookup import lookup_image
+from image_lookup.properties import parse_properties
+
+
+def on_event(event: Mapping[str, Any], context: Any) -> Dict[str, Any]:
+    """Handle one CloudFormation lifecycle event for ``Custom::LatestImageBuild``."""
+    request_type = event.get("RequestType") if isinstance(event, Mapping) else None
+    if request_type == "Delete":
+        # Nothing was created, so there is nothing to remove; never fail here.
+        physical_id = event.get("PhysicalResourceId")
+        return {"PhysicalResourceId": physical_id} if physical_id else {}
+    if request_type not in ("Create", "Update"):
+        raise InvalidInputError(f"unsupported RequestType {show_value(request_type)}")
+    request = parse_properties(event.get("ResourceProperties") or {})
+    deploy_region, account_id = _stack_location(event)
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    data = lookup_image(
+        request,
+        Deadline(remaining_ms if callable(remaining_ms) else None),
+        deploy_region=deploy_region,
+        account_id=account_id,
+        log_context={
+            "request_type": request_type,
+            "logical_id": event.get("LogicalResourceId"),
+        },
+    )
+    return {"PhysicalResourceId": data["ImageBuildVersionArn"], "Data": data}
+
+
+def _stack_location(event: Mapping[str, Any]) -> Tuple[Optional[str], Optional[str]]:
+    """Region and account the stack deploys in, read from its StackId ARN."""
+    parts = str(event.get("StackId") or "").split(":")
+    if len(parts) >= 5 and parts[0] == "arn" and parts[3] and parts[4]:
+        return parts[3], parts[4]
+    return os.environ.get("AWS_REGION"), None

@@ -1,0 +1,86 @@
+"""One lookup end to end: gateway, resolution, outputs and its structured log line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Callable, Dict, Optional
+
+from image_lookup.deadline import Deadline
+from image_lookup.errors import ImageLookupError, ServiceError
+from image_lookup.imagebuilder_api import ImageBuilderGateway
+from image_lookup.models import LookupRequest
+from image_lookup.outputs import build_attributes
+from image_lookup.resolver import resolve
+
+LOGGER = logging.getLogger("image_lookup")
+LOGGER.setLevel(logging.INFO)
+
+GatewayFactory = Callable[[Optional[str], Deadline], ImageBuilderGateway]
+
+
+def lookup_image(
+    request: LookupRequest,
+    deadline: Deadline,
+    *,
+    deploy_region: Optional[str] = None,
+    account_id: Optional[str] = None,
+    gateway_factory: GatewayFactory = ImageBuilderGateway.for_region,
+    log_context: Optional[Dict[str, Any]] = None,
+) -> Dict[str, str]:
+    """Resolve ``request`` and return the custom resource's ``Data``; log one JSON line."""
+    started = time.monotonic()
+    gateway = gateway_factory(request.region, deadline)
+    record: Dict[str, Any] = dict(log_context or {})
+    record.update(
+        image_name=request.image_name,
+        selector=request.selector.text,
+        owner=request.owner.value,
+        platform=request.platform,
+        os_version=request.os_version,
+        image_type=request.image_type.value if request.image_type else None,
+        include_deprecated=request.include_deprecated,
+        region=gateway.region,
+    )
+    try:
+        resolution = resolve(request, gateway)
+    except ImageLookupError as error:
+        _log(record, gateway, started, outcome="failed", error=type(error).__name__, reason=error.reason)
+        raise
+    except Exception as error:
+        # A bug or an SDK surprise: keep the stack event's reason to one line; the
+        # traceback goes to the log.
+        LOGGER.exception("unexpected failure")
+        failure = ServiceError(f"unexpected {type(error).__name__} during lookup: {error}")
+        _log(record, gateway, started, outcome="failed", error="Unexpected", reason=failure.reason)
+        raise failure from error
+    data = build_attributes(
+        resolution.build, resolution.version, deploy_region or gateway.region, account_id
+    )
+    _log(
+        record,
+        gateway,
+        started,
+        outcome="resolved",
+        candidates=len(resolution.candidates.matching),
+        versions_seen=len(resolution.candidates.seen_versions),
+        versions_tried=resolution.versions_tried,
+        chosen=resolution.build.arn,
+    )
+    return data
+
+
+def _log(
+    record: Dict[str, Any], gateway: ImageBuilderGateway, started: float, **outcome: Any
+) -> None:
+    """Emit the lookup's single structured log line."""
+    line = {
+        "message": "image lookup",
+        **record,
+        **outcome,
+        "calls": gateway.calls,
+        "retries": gateway.retries,
+        "milliseconds": round((time.monotonic() - started) * 1000),
+    }
+    LOGGER.info(json.dumps(line, default=str))

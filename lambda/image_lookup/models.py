@@ -1,0 +1,112 @@
+"""Plain data types shared by the parser, the resolver and the service gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Optional, Tuple
+
+from image_lookup.selector import SemVer, VersionSelector, format_version
+
+
+class Owner(str, Enum):
+    """Who owns the image, as the ListImages ``owner`` parameter spells it."""
+
+    SELF = "Self"
+    SHARED = "Shared"
+    AMAZON = "Amazon"
+    THIRD_PARTY = "ThirdParty"
+    AWS_MARKETPLACE = "AWSMarketplace"
+
+
+class ImageType(str, Enum):
+    """What a build produces."""
+
+    AMI = "AMI"
+    DOCKER = "DOCKER"
+
+
+#: Build states that can be pinned. DEPRECATED joins them only with include_deprecated.
+USABLE_STATES = frozenset({"AVAILABLE"})
+USABLE_STATES_WITH_DEPRECATED = frozenset({"AVAILABLE", "DEPRECATED"})
+
+
+@dataclass(frozen=True)
+class LookupRequest:
+    """What to look up: one image name, a selector and optional filters."""
+
+    image_name: str
+    selector: VersionSelector
+    owner: Owner = Owner.SELF
+    platform: Optional[str] = None
+    os_version: Optional[str] = None
+    image_type: Optional[ImageType] = None
+    include_deprecated: bool = False
+    region: Optional[str] = None
+
+    @property
+    def usable_states(self) -> frozenset[str]:
+        """Build states this request accepts."""
+        return USABLE_STATES_WITH_DEPRECATED if self.include_deprecated else USABLE_STATES
+
+    def describe(self) -> str:
+        """Short human description used in reasons: image, selector and owner."""
+        return (
+            f"image {self.image_name!r} version {self.selector.text!r} owner {self.owner.value!r}"
+        )
+
+
+@dataclass(frozen=True)
+class ImageVersionRef:
+    """One version of an image as ListImages reports it."""
+
+    arn: str
+    name: str
+    version: SemVer
+    image_type: str = ""
+    platform: str = ""
+    os_version: str = ""
+
+    @property
+    def version_text(self) -> str:
+        """The version as ``major.minor.patch``."""
+        return format_version(self.version)
+
+
+@dataclass(frozen=True)
+class AmiOutput:
+    """One AMI a build distributed: region, account and id."""
+
+    region: str
+    image_id: str
+    account_id: str = ""
+
+
+@dataclass(frozen=True)
+class ContainerOutput:
+    """Container image URIs a build pushed in one region."""
+
+    region: str
+    image_uris: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    """One build of a version (``1.2.3/4``) with its state and outputs."""
+
+    arn: str
+    name: str
+    version: SemVer
+    build_number: int
+    state: str
+    image_type: str = ""
+    platform: str = ""
+    os_version: str = ""
+    date_created: str = ""
+    amis: Tuple[AmiOutput, ...] = field(default_factory=tuple)
+    containers: Tuple[ContainerOutput, ...] = field(default_factory=tuple)
+
+    @property
+    def build_version_text(self) -> str:
+        """The build version as ``major.minor.patch/build``."""
+        return f"{format_version(self.version)}/{self.build_number}"

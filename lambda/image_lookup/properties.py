@@ -1,0 +1,126 @@
+"""Turn the custom resource's properties into a validated LookupRequest.
+
+CloudFormation delivers every property value as a string ("true"/"false" for
+booleans), so each value is checked as text before any API call is made.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Optional
+
+from image_lookup.errors import InvalidInputError, show_value
+from image_lookup.models import ImageType, LookupRequest, Owner
+from image_lookup.selector import parse_selector
+
+DEFAULT_SELECTOR = "x.x.x"
+
+#: Image Builder's ResourceName pattern (3..128 characters; inner spaces allowed).
+IMAGE_NAME_RE = re.compile(r"^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$")
+#: Image Builder's FilterValue pattern, less "*": only the name filter honours wildcards.
+FILTER_VALUE_RE = re.compile(r'^[0-9a-zA-Z./_ :,{}"-]{1,1024}$')
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
+
+_BOOLEAN_TEXT = {"true": True, "false": False}
+# ServiceToken is added by CloudFormation; RefreshToken only exists to force an update.
+_KNOWN_KEYS = frozenset(
+    {
+        "ServiceToken",
+        "ImageName",
+        "VersionSelector",
+        "Owner",
+        "Platform",
+        "OsVersion",
+        "ImageType",
+        "IncludeDeprecated",
+        "Region",
+        "RefreshToken",
+    }
+)
+
+
+def parse_properties(properties: Mapping[str, Any]) -> LookupRequest:
+    """Validate ResourceProperties and build the request; raise InvalidInputError when bad."""
+    if not isinstance(properties, Mapping):
+        raise InvalidInputError(f"ResourceProperties must be an object, got {show_value(properties)}")
+    unknown = sorted(str(key) for key in properties if key not in _KNOWN_KEYS)
+    if unknown:
+        raise InvalidInputError(
+            f"unknown properties {show_value(unknown)}; known: {', '.join(sorted(_KNOWN_KEYS))}"
+        )
+    image_name = _text(properties, "ImageName")
+    if image_name is None:
+        raise InvalidInputError("property ImageName is required")
+    return LookupRequest(
+        image_name=validate_image_name(image_name),
+        selector=parse_selector(_text(properties, "VersionSelector") or DEFAULT_SELECTOR),
+        owner=parse_owner(_text(properties, "Owner") or Owner.SELF.value),
+        platform=_filter_value(properties, "Platform"),
+        os_version=_filter_value(properties, "OsVersion"),
+        image_type=_image_type(_text(properties, "ImageType")),
+        include_deprecated=_boolean(properties, "IncludeDeprecated"),
+        region=_region(_text(properties, "Region")),
+    )
+
+
+def validate_image_name(name: str) -> str:
+    """Return ``name`` when it is a valid Image Builder image name, else raise."""
+    if not IMAGE_NAME_RE.match(name):
+        raise InvalidInputError(
+            f"invalid image name {show_value(name)}: Image Builder names are 3-128 characters "
+            "of letters, digits, '-', '_' and inner spaces"
+        )
+    return name
+
+
+def parse_owner(text: str) -> Owner:
+    """Map an API owner string (Self, Shared, Amazon, ThirdParty, AWSMarketplace) to Owner."""
+    for owner in Owner:
+        if owner.value == text:
+            return owner
+    allowed = ", ".join(owner.value for owner in Owner)
+    raise InvalidInputError(f"invalid owner {show_value(text)}: use one of {allowed}")
+
+
+def _image_type(text: Optional[str]) -> Optional[ImageType]:
+    if text is None:
+        return None
+    for image_type in ImageType:
+        if image_type.value == text:
+            return image_type
+    raise InvalidInputError(f"invalid image type {show_value(text)}: use AMI or DOCKER")
+
+
+def _region(text: Optional[str]) -> Optional[str]:
+    if text is not None and not REGION_RE.match(text):
+        raise InvalidInputError(f"invalid region {show_value(text)}: expected a name like eu-west-1")
+    return text
+
+
+def _filter_value(properties: Mapping[str, Any], key: str) -> Optional[str]:
+    text = _text(properties, key)
+    if text is not None and not FILTER_VALUE_RE.match(text):
+        raise InvalidInputError(
+            f"invalid {key} {show_value(text)}: letters, digits, spaces and . / _ : , - only"
+        )
+    return text
+
+
+def _boolean(properties: Mapping[str, Any], key: str) -> bool:
+    text = _text(properties, key)
+    if text is None:
+        return False
+    value = _BOOLEAN_TEXT.get(text.lower())
+    if value is None:
+        raise InvalidInputError(f"invalid {key} {show_value(text)}: use 'true' or 'false'")
+    return value
+
+
+def _text(properties: Mapping[str, Any], key: str) -> Optional[str]:
+    """The property as a string, or None when absent or empty."""
+    value = properties.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"property {key} must be a string, got {show_value(value)}")
+    return value

@@ -1,0 +1,463 @@
+"""A local EC2 Image Builder endpoint speaking the service's rest-json protocol.
+
+Real boto3 talks to it through ``AWS_ENDPOINT_URL_IMAGEBUILDER``, so the SDK's
+serialisation, error parsing and HTTP stack are exercised for real. Every
+request is checked against the operation's input shape in botocore's service
+model; a request that does not fit is answered 400 and recorded in
+``shape_violations``.
+
+It serves ListImages, GetImage and ListImageBuildVersions with opaque page
+tokens, pages of any length and order, and injectable faults (error codes,
+5xx, stalls, hand-written bodies).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import secrets
+import threading
+import time
+from collections import Counter, defaultdict, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from urllib.parse import parse_qs, urlparse
+
+import botocore.session
+from botocore.model import ServiceModel, Shape, StructureShape
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+OWNER_ACCOUNTS = {
+    "Self": ACCOUNT,
+    "Shared": "210987654321",
+    "Amazon": "aws",
+    "ThirdParty": "third-party",
+    "AWSMarketplace": "aws-marketplace",
+}
+
+Reply = Tuple[int, Dict[str, Any]]
+
+
+def arn_name(name: str) -> str:
+    """The name segment of an image ARN: lowercase, spaces and underscores as hyphens."""
+    return re.sub(r"[ _]", "-", name.lower())
+
+
+@dataclass
+class FakeBuild:
+    """One build (``/n``) of an image version."""
+
+    number: int
+    state: str = "AVAILABLE"
+    date_created: str = "2026-01-01T00:00:00.000Z"
+    amis: Optional[List[Dict[str, Any]]] = None
+    containers: Optional[List[Dict[str, Any]]] = None
+
+
+@dataclass
+class FakeImageVersion:
+    """One version (``1.2.3``) of a named image with its builds."""
+
+    name: str
+    version: str
+    owner: str = "Self"
+    builds: List[FakeBuild] = field(default_factory=lambda: [FakeBuild(1)])
+    image_type: str = "AMI"
+    platform: str = "Linux"
+    os_version: str = "Amazon Linux 2023"
+    region: str = REGION
+
+    @property
+    def account(self) -> str:
+        return OWNER_ACCOUNTS[self.owner]
+
+    @property
+    def arn(self) -> str:
+        return (
+            f"arn:aws:imagebuilder:{self.region}:{self.account}:image/"
+            f"{arn_name(self.name)}/{self.version}"
+        )
+
+    def build_arn(self, build: FakeBuild) -> str:
+        return f"{self.arn}/{build.number}"
+
+    def listing_entry(self) -> Dict[str, Any]:
+        return {
+            "arn": self.arn,
+            "name": self.name,
+            "type": self.image_type,
+            "version": self.version,
+            "platform": self.platform,
+            "osVersion": self.os_version,
+            "owner": self.account if self.owner != "Amazon" else "Amazon",
+            "dateCreated": self.builds[0].date_created if self.builds else "",
+            "buildType": "USER_INITIATED",
+        }
+
+    def image(self, build: FakeBuild) -> Dict[str, Any]:
+        if build.amis is not None:
+            amis = build.amis
+        elif self.image_type == "AMI":
+            amis = [
+                {
+                    "region": self.region,
+                    "image": f"ami-{abs(hash((self.arn, build.number))) % 16**17:017x}",
+                    "name": f"{self.name} {self.version}/{build.number}",
+                    "accountId": self.account if self.account.isdigit() else ACCOUNT,
+                    "state": {"status": build.state},
+                }
+            ]
+        else:
+            amis = []
+        if build.containers is not None:
+            containers = build.containers
+        elif self.image_type == "DOCKER":
+            containers = [
+                {
+                    "region": self.region,
+                    "imageUris": [
+                        f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/"
+                        f"{arn_name(self.name)}:{self.version}-{build.number}"
+                    ],
+                }
+            ]
+        else:
+            containers = []
+        return {
+            "arn": self.build_arn(build),
+            "name": self.name,
+            "type": self.image_type,
+            "version": f"{self.version}/{build.number}",
+            "platform": self.platform,
+            "osVersion": self.os_version,
+            "owner": self.account,
+            "state": {"status": build.state},
+            "dateCreated": build.date_created,
+            "outputResources": {"amis": amis, "containers": containers},
+            "buildType": "USER_INITIATED",
+        }
+
+
+@dataclass
+class RecordedCall:
+    """A request as the fake received it: operation, parameters and HTTP method/path."""
+
+    operation: str
+    params: Dict[str, Any]
+    method: str
+    path: str
+
+
+class FakeImageBuilder:
+    """In-memory Image Builder state plus an HTTP server on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.images: List[FakeImageVersion] = []
+        #: Longest page served, whatever maxResults asks (short pages are legal).
+        self.page_size = 100
+        #: Callable giving each page's length; overrides page_size when set.
+        self.page_lengths: Optional[Callable[[int], int]] = None
+        self.shuffle = False
+        #: Serve a prefix match for the name filter, as a sloppy wildcard would.
+        self.sloppy_name_filter = False
+        self.calls: List[RecordedCall] = []
+        self.shape_violations: List[str] = []
+        self._faults: Dict[str, Deque[Callable[[Dict[str, Any]], Optional[Reply]]]] = (
+            defaultdict(deque)
+        )
+        self._listings: Dict[str, Tuple[List[Dict[str, Any]], int]] = {}
+        self._lock = threading.Lock()
+        self._rng = random.Random(1234)
+        self._model: ServiceModel = botocore.session.get_session().get_service_model(
+            "imagebuilder"
+        )
+        self._routes = {
+            (op.http["method"], op.http["requestUri"].split("?")[0]): op.name
+            for op in (
+                self._model.operation_model(name) for name in self._model.operation_names
+            )
+        }
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # ----- life cycle -------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "FakeImageBuilder":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # ----- state and faults ------------------------------------------------------------
+    def add(self, name: str, version: str, *states: str, **kwargs: Any) -> FakeImageVersion:
+        """Add a version whose builds 1..n have the given states (default one AVAILABLE)."""
+        builds = [FakeBuild(number, state) for number, state in enumerate(states or ("AVAILABLE",), 1)]
+        image = FakeImageVersion(name=name, version=version, builds=builds, **kwargs)
+        self.images.append(image)
+        return image
+
+    def fail_next(
+        self, operation: str, count: int, code: str = "ThrottlingException", status: int = 429
+    ) -> None:
+        """Answer the next ``count`` calls of ``operation`` with an error."""
+        for _ in range(count):
+            self.inject(operation, lambda _params: (status, _error_body(code)))
+
+    def stall_next(self, operation: str, count: int, seconds: float) -> None:
+        """Hold the next ``count`` calls of ``operation`` for ``seconds`` before answering."""
+
+        def stall(_params: Dict[str, Any]) -> None:
+            time.sleep(seconds)
+
+        for _ in range(count):
+            self.inject(operation, stall)
+
+    def inject(self, operation: str, fault: Callable[[Dict[str, Any]], Optional[Reply]]) -> None:
+        """Queue a fault: it may answer the call itself or return None to let it through."""
+        self._faults[operation].append(fault)
+
+    def always(self, operation: str, fault: Callable[[Dict[str, Any]], Optional[Reply]]) -> None:
+        """Apply ``fault`` to every call of ``operation`` from now on."""
+        self._faults[operation] = _Forever(fault)
+
+    def count(self, operation: Optional[str] = None) -> int:
+        """Calls received, of one operation or of all."""
+        return sum(1 for call in self.calls if operation in (None, call.operation))
+
+    def counts(self) -> Counter[str]:
+        return Counter(call.operation for call in self.calls)
+
+    # ----- request handling ------------------------------------------------------------
+    def handle(self, method: str, raw_path: str, body: bytes) -> Reply:
+        parsed = urlparse(raw_path)
+        operation = self._routes.get((method, parsed.path))
+        if operation is None:
+            return 404, _error_body("UnknownOperationException", f"{method} {parsed.path}")
+        try:
+            params = json.loads(body) if body else {}
+        except ValueError:
+            return 400, _error_body("SerializationException", "body is not JSON")
+        for key, values in parse_qs(parsed.query).items():
+            params[key] = values[0]
+        with self._lock:
+            self.calls.append(RecordedCall(operation, params, method, parsed.path))
+            problems = self._check_shape(operation, params, parsed.query)
+            if problems:
+                self.shape_violations.extend(problems)
+                return 400, _error_body("ValidationException", "; ".join(problems))
+            queue = self._faults.get(operation)
+            fault = queue.popleft() if queue else None
+        if fault is not None:
+            reply = fault(params)
+            if reply is not None:
+                return reply
+        with self._lock:
+            handler = getattr(self, f"_op_{operation}", None)
+            if handler is None:
+                return 400, _error_body("InvalidRequestException", f"{operation} not faked")
+            return handler(params)
+
+    def _check_shape(self, operation: str, params: Dict[str, Any], query: str) -> List[str]:
+        shape = self._model.operation_model(operation).input_shape
+        assert isinstance(shape, StructureShape)
+        problems = []
+        for name in shape.required_members:
+            if name not in params:
+                problems.append(f"{operation}: missing required {name}")
+        for name, value in params.items():
+            member = shape.members.get(name)
+            if member is None:
+                problems.append(f"{operation}: unknown member {name}")
+                continue
+            location = member.serialization.get("location")
+            if location == "querystring" and f"{name}=" not in query:
+                problems.append(f"{operation}: {name} belongs in the query string")
+            problems.extend(_check_value(f"{operation}.{name}", member, value))
+        return problems
+
+    def _visible(self, owner: str, include_deprecated: bool) -> List[FakeImageVersion]:
+        visible = []
+        for image in self.images:
+            if image.owner != owner:
+                continue
+            deprecated_only = image.builds and all(b.state == "DEPRECATED" for b in image.builds)
+            if deprecated_only and owner != "Self" and not include_deprecated:
+                continue
+            visible.append(image)
+        return visible
+
+    def _op_ListImages(self, params: Dict[str, Any]) -> Reply:
+        if "nextToken" in params:
+            return self._next_page(params, "imageVersionList")
+        filters = {f["name"]: f["values"][0] for f in params.get("filters", [])}
+        entries = []
+        for image in self._visible(params.get("owner", "Self"), bool(params.get("includeDeprecated"))):
+            if not self._name_matches(filters.get("name"), image.name):
+                continue
+            if any(
+                filters.get(key) not in (None, value)
+                for key, value in (
+                    ("platform", image.platform),
+                    ("osVersion", image.os_version),
+                    ("type", image.image_type),
+                    ("version", image.version),
+                )
+            ):
+                continue
+            entries.append(image.listing_entry())
+        return self._first_page(params, entries, "imageVersionList")
+
+    def _op_ListImageBuildVersions(self, params: Dict[str, Any]) -> Reply:
+        if "nextToken" in params:
+            return self._next_page(params, "imageSummaryList")
+        arn = params.get("imageVersionArn", "")
+        summaries = [
+            image.image(build)
+            for image in self.images
+            if image.arn == arn and image.owner == "Self"
+            for build in image.builds
+        ]
+        return self._first_page(params, summaries, "imageSummaryList")
+
+    def _op_GetImage(self, params: Dict[str, Any]) -> Reply:
+        arn = params["imageBuildVersionArn"]
+        for image in self.images:
+            if arn.startswith(image.arn + "/"):
+                for build in image.builds:
+                    if image.build_arn(build) == arn:
+                        return 200, {"requestId": _request_id(), "image": image.image(build)}
+            if arn == image.arn:
+                available = [b for b in image.builds if b.state == "AVAILABLE"]
+                if available:
+                    newest = max(available, key=lambda b: b.number)
+                    return 200, {"requestId": _request_id(), "image": image.image(newest)}
+        return 404, _error_body("ResourceNotFoundException", f"image {arn} not found")
+
+    def _name_matches(self, wanted: Optional[str], name: str) -> bool:
+        if wanted is None:
+            return True
+        if self.sloppy_name_filter:
+            return name.startswith(wanted.rstrip("*")[:3])
+        if wanted.endswith("*"):
+            return name.startswith(wanted[:-1])
+        return name == wanted
+
+    def _first_page(self, params: Dict[str, Any], items: List[Dict[str, Any]], key: str) -> Reply:
+        if self.shuffle:
+            self._rng.shuffle(items)
+        listing_id = secrets.token_urlsafe(8)
+        self._listings[listing_id] = (items, 0)
+        return self._page(listing_id, params, key)
+
+    def _next_page(self, params: Dict[str, Any], key: str) -> Reply:
+        listing_id = params["nextToken"].split(".")[0]
+        if listing_id not in self._listings:
+            return 400, _error_body("InvalidPaginationTokenException", "token expired")
+        return self._page(listing_id, params, key, offset=int(params["nextToken"].split(".")[1]))
+
+    def _page(self, listing_id: str, params: Dict[str, Any], key: str, offset: int = 0) -> Reply:
+        items, _ = self._listings[listing_id]
+        limit = min(params.get("maxResults", 25), self.page_size)
+        if self.page_lengths is not None:
+            limit = min(limit, self.page_lengths(offset))
+        page = items[offset : offset + limit]
+        reply: Dict[str, Any] = {"requestId": _request_id(), key: page}
+        if offset + limit < len(items):
+            reply["nextToken"] = f"{listing_id}.{offset + limit}.{secrets.token_hex(4)}"
+        return 200, reply
+
+
+class _Forever(deque):  # type: ignore[type-arg]
+    """A fault queue that never empties."""
+
+    def __init__(self, fault: Callable[[Dict[str, Any]], Optional[Reply]]) -> None:
+        super().__init__([fault])
+
+    def popleft(self) -> Callable[[Dict[str, Any]], Optional[Reply]]:
+        return self[0]  # type: ignore[no-any-return]
+
+
+def _check_value(where: str, shape: Shape, value: Any) -> List[str]:
+    kind = shape.type_name
+    expected = {
+        "string": str,
+        "integer": int,
+        "boolean": bool,
+        "list": list,
+        "structure": dict,
+    }.get(kind)
+    if expected is not None and not isinstance(value, expected):
+        if not (kind in ("integer", "boolean") and isinstance(value, str)):  # query strings
+            return [f"{where}: expected {kind}, got {type(value).__name__}"]
+    problems: List[str] = []
+    if kind == "integer" and isinstance(value, int):
+        low, high = shape.metadata.get("min"), shape.metadata.get("max")
+        if (low is not None and value < low) or (high is not None and value > high):
+            problems.append(f"{where}: {value} outside {low}..{high}")
+    if kind == "string" and isinstance(value, str):
+        pattern = shape.metadata.get("pattern")
+        if pattern and not re.search(pattern, value):
+            problems.append(f"{where}: {value!r} does not match {pattern}")
+        if "enum" in shape.metadata and value not in shape.metadata["enum"]:
+            problems.append(f"{where}: {value!r} not in {shape.metadata['enum']}")
+    if kind == "list" and isinstance(value, list):
+        for item in value:
+            problems.extend(_check_value(f"{where}[]", shape.member, item))  # type: ignore[attr-defined]
+    if kind == "structure" and isinstance(value, dict):
+        assert isinstance(shape, StructureShape)
+        for name, item in value.items():
+            member = shape.members.get(name)
+            if member is None:
+                problems.append(f"{where}: unknown member {name}")
+            else:
+                problems.extend(_check_value(f"{where}.{name}", member, item))
+    return problems
+
+
+def _request_id() -> str:
+    return secrets.token_hex(16)
+
+
+def _error_body(code: str, message: str = "fault injected") -> Dict[str, Any]:
+    return {"__error__": code, "message": message}
+
+
+def _make_handler(fake: FakeImageBuilder) -> type:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, payload = fake.handle(self.command, self.path, body)
+            code = payload.pop("__error__", None) if isinstance(payload, dict) else None
+            data = json.dumps(payload).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("x-amzn-RequestId", _request_id())
+                if code:
+                    self.send_header("x-amzn-ErrorType", f"{code}:http://internal.amazon.com/")
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        do_GET = _serve
+        do_POST = _serve
+
+    return Handler
