@@ -13,6 +13,7 @@ tokens, pages of any length and order, and injectable faults (error codes,
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -171,9 +172,7 @@ class FakeImageBuilder:
         self._listings: Dict[str, Tuple[List[Dict[str, Any]], int]] = {}
         self._lock = threading.Lock()
         self._rng = random.Random(1234)
-        self._model: ServiceModel = botocore.session.get_session().get_service_model(
-            "imagebuilder"
-        )
+        self._model = _service_model()
         self._routes = {
             (op.http["method"], op.http["requestUri"].split("?")[0]): op.name
             for op in (
@@ -182,7 +181,9 @@ class FakeImageBuilder:
         }
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # ----- life cycle -------------------------------------------------------------------
     @property
@@ -422,6 +423,12 @@ def _check_value(where: str, shape: Shape, value: Any) -> List[str]:
             else:
                 problems.extend(_check_value(f"{where}.{name}", member, item))
     return problems
+
+
+@functools.lru_cache(maxsize=1)
+def _service_model() -> ServiceModel:
+    """botocore's Image Builder model, the reference every request is checked against."""
+    return botocore.session.get_session().get_service_model("imagebuilder")
 
 
 def _request_id() -> str:

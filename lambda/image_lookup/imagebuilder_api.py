@@ -9,6 +9,7 @@ the deadline allows, then fails with a one-line reason.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional
@@ -119,9 +120,7 @@ class ImageBuilderGateway:
             retries={"total_max_attempts": 1, "mode": "standard"},
         )
         try:
-            client = boto3.session.Session().client(
-                "imagebuilder", region_name=region, config=config
-            )
+            client = _session().client("imagebuilder", region_name=region, config=config)
         except BotoCoreError as error:
             raise ServiceError(f"cannot create an Image Builder client: {error}") from error
         return cls(client, deadline, attempt_seconds=connect_timeout + read_timeout)
@@ -255,6 +254,12 @@ class ImageBuilderGateway:
                     f"to leave time before the function's timeout; last failure: {last_failure}"
                 )
             self._sleep(delay)
+
+
+@functools.lru_cache(maxsize=1)
+def _session() -> boto3.session.Session:
+    """One SDK session per process: loading it costs ~80 ms, so warm invocations reuse it."""
+    return boto3.session.Session()
 
 
 def _operation(method: str) -> str:
