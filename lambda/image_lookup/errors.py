@@ -34,7 +34,7 @@ class ImageLookupError(Exception):
         return str(self.args[0])
 
 
-class InvalidInputError(ImageLookupError):
+class InvalidInputError(ImageLookupError, ValueError):
     """A property or argument is malformed; raised before any API call."""
 
 

@@ -7,13 +7,15 @@ booleans), so each value is checked as text before any API call is made.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional
+from functools import partial
+from typing import Any, Callable, Mapping, Optional, TypeVar
 
 from image_lookup.errors import InvalidInputError, show_value
 from image_lookup.models import ImageType, LookupRequest, Owner
 from image_lookup.selector import parse_selector
 
 DEFAULT_SELECTOR = "x.x.x"
+T = TypeVar("T")
 
 #: Image Builder's ResourceName pattern (3..128 characters; inner spaces allowed).
 IMAGE_NAME_RE = re.compile(r"^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$")
@@ -55,11 +57,11 @@ def parse_properties(properties: Mapping[str, Any]) -> LookupRequest:
         image_name=validate_image_name(image_name),
         selector=parse_selector(_text(properties, "VersionSelector") or DEFAULT_SELECTOR),
         owner=parse_owner(_text(properties, "Owner") or Owner.SELF.value),
-        platform=_filter_value(properties, "Platform"),
-        os_version=_filter_value(properties, "OsVersion"),
-        image_type=_image_type(_text(properties, "ImageType")),
+        platform=_optional(properties, "Platform", partial(validate_filter_value, "Platform")),
+        os_version=_optional(properties, "OsVersion", partial(validate_filter_value, "OsVersion")),
+        image_type=_optional(properties, "ImageType", parse_image_type),
         include_deprecated=_boolean(properties, "IncludeDeprecated"),
-        region=_region(_text(properties, "Region")),
+        region=_optional(properties, "Region", validate_region),
     )
 
 
@@ -82,28 +84,35 @@ def parse_owner(text: str) -> Owner:
     raise InvalidInputError(f"invalid owner {show_value(text)}: use one of {allowed}")
 
 
-def _image_type(text: Optional[str]) -> Optional[ImageType]:
-    if text is None:
-        return None
+def parse_image_type(text: str) -> ImageType:
+    """Map ``AMI`` or ``DOCKER`` to ImageType."""
     for image_type in ImageType:
         if image_type.value == text:
             return image_type
     raise InvalidInputError(f"invalid image type {show_value(text)}: use AMI or DOCKER")
 
 
-def _region(text: Optional[str]) -> Optional[str]:
-    if text is not None and not REGION_RE.match(text):
+def validate_region(text: str) -> str:
+    """Return ``text`` when it looks like a region name (``eu-west-1``), else raise."""
+    if not REGION_RE.match(text):
         raise InvalidInputError(f"invalid region {show_value(text)}: expected a name like eu-west-1")
     return text
 
 
-def _filter_value(properties: Mapping[str, Any], key: str) -> Optional[str]:
-    text = _text(properties, key)
-    if text is not None and not FILTER_VALUE_RE.match(text):
+def validate_filter_value(label: str, text: str) -> str:
+    """Return ``text`` when Image Builder accepts it as a filter value, else raise."""
+    if not FILTER_VALUE_RE.match(text):
         raise InvalidInputError(
-            f"invalid {key} {show_value(text)}: letters, digits, spaces and . / _ : , - only"
+            f"invalid {label} {show_value(text)}: letters, digits, spaces and . / _ : , - only"
         )
     return text
+
+
+def _optional(
+    properties: Mapping[str, Any], key: str, parse: Callable[[str], T]
+) -> Optional[T]:
+    text = _text(properties, key)
+    return None if text is None else parse(text)
 
 
 def _boolean(properties: Mapping[str, Any], key: str) -> bool:

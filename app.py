@@ -1,0 +1,25 @@
+#!/usr/bin/env python3
+"""Example app: pin the newest Amazon Linux base image in an Image Builder recipe and pipeline.
+
+``make synth`` synthesizes it into cdk.out/.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import Validations
+from cdk_nag import AwsSolutionsChecks
+
+from example.golden_image_stack import GoldenImagePipelineStack
+
+
+def build_app() -> cdk.App:
+    """The example app with cdk-nag's AWS Solutions rules checking it at synth."""
+    app = cdk.App()
+    GoldenImagePipelineStack(app, "GoldenImagePipeline")
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

@@ -1,0 +1,6 @@
+"""AWS CDK constructs that pin the newest good EC2 Image Builder build of a version range."""
+
+from constructs_lib.latest_image_build import ImageOwner, ImageType, LatestImageBuild
+
+__all__ = ["ImageOwner", "ImageType", "LatestImageBuild"]
+__version__ = "0.1.0"

@@ -1,0 +1,51 @@
+"""Synth-time checks of literal construct inputs; tokens pass through to deploy time.
+
+The rules are the handler's own (``image_lookup.properties``), so synth and
+deploy agree. Each check raises ``ValueError`` (``InvalidInputError``) naming
+the bad value.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from aws_cdk import Token
+from image_lookup.errors import InvalidInputError, show_value
+from image_lookup.properties import (
+    parse_image_type,
+    parse_owner,
+    validate_filter_value,
+    validate_image_name,
+    validate_region,
+)
+from image_lookup.selector import parse_selector
+
+
+def check_literal(prop: str, value: Any, check: Callable[[str], object], required: bool) -> None:
+    """Run ``check`` on ``value`` unless it is a token (or an omitted optional value)."""
+    if value is None and not required:
+        return
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{prop} must be a string, got {show_value(value)}")
+    if not Token.is_unresolved(value):
+        check(value)
+
+
+def check_props(
+    *,
+    image_name: Any,
+    version: Any,
+    owner: Any,
+    image_type: Optional[Any],
+    platform: Optional[Any],
+    os_version: Optional[Any],
+    region: Optional[Any],
+) -> None:
+    """Check every literal construct input; the first bad one raises."""
+    check_literal("image_name", image_name, validate_image_name, required=True)
+    check_literal("version", version, parse_selector, required=True)
+    check_literal("owner", owner, parse_owner, required=True)
+    check_literal("image_type", image_type, parse_image_type, required=False)
+    check_literal("platform", platform, lambda v: validate_filter_value("platform", v), False)
+    check_literal("os_version", os_version, lambda v: validate_filter_value("os_version", v), False)
+    check_literal("region", region, validate_region, required=False)

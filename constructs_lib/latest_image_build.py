@@ -1,0 +1,158 @@
+"""``LatestImageBuild``: pin the newest AVAILABLE EC2 Image Builder build of a version range."""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from typing import Optional, Union
+
+from aws_cdk import CustomResource, Duration, Stack
+from constructs import Construct
+
+from constructs_lib._validation import check_props
+from constructs_lib.lookup_provider import LookupProvider
+
+RESOURCE_TYPE = "Custom::LatestImageBuild"
+#: CloudFormation gives up on the custom resource after this long (its default is 1 hour).
+SERVICE_TIMEOUT = Duration.minutes(5)
+
+
+class ImageOwner(str, Enum):
+    """Who owns the image; the values are the ListImages API's ``owner`` strings."""
+
+    SELF = "Self"
+    SHARED = "Shared"
+    AMAZON = "Amazon"
+    THIRD_PARTY = "ThirdParty"
+    AWS_MARKETPLACE = "AWSMarketplace"
+
+
+class ImageType(str, Enum):
+    """What the image's builds produce."""
+
+    AMI = "AMI"
+    DOCKER = "DOCKER"
+
+
+class LatestImageBuild(Construct):
+    """Resolve, at deploy time, the newest AVAILABLE build of an Image Builder image.
+
+    The build of the highest version matching ``version`` wins; versions whose
+    builds all failed, are in progress, deprecated, disabled or deleted are
+    skipped. Its build ARN, AMI and the rest are exposed as CloudFormation
+    attributes, e.g. for ``CfnImageRecipe(parent_image=...)``.
+
+    One handler function per stack serves every lookup in it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        image_name: str,
+        version: str = "x.x.x",
+        owner: Union[ImageOwner, str] = ImageOwner.SELF,
+        platform: Optional[str] = None,
+        os_version: Optional[str] = None,
+        image_type: Union[ImageType, str, None] = None,
+        include_deprecated: bool = False,
+        region: Optional[str] = None,
+        refresh_on_every_deploy: bool = True,
+        refresh_token: Optional[str] = None,
+    ) -> None:
+        """Define a lookup.
+
+        :param image_name: the image's name exactly as Image Builder lists it. Required.
+        :param version: selector ``x.x.x``, ``1.x.x``, ``1.2.x`` or ``1.2.3``. Default ``x.x.x``.
+        :param owner: ``ImageOwner`` or its API string. Default ``ImageOwner.SELF``.
+        :param platform: only images of this platform (``Linux``, ``Windows``, ``macOS``).
+            Default: any.
+        :param os_version: only images of this OS version, e.g. ``Amazon Linux 2023``.
+            Default: any.
+        :param image_type: ``ImageType.AMI`` or ``ImageType.DOCKER``. Default: either.
+        :param include_deprecated: let DEPRECATED builds win too (own images only; the
+            service shows build states only to an image's owner). Default ``False``.
+        :param region: the region the image lives in. Default: the stack's region.
+        :param refresh_on_every_deploy: re-resolve on every deploy. With ``False`` the
+            lookup re-resolves only when its properties or ``refresh_token`` change, and
+            synth output is byte-identical across runs. Default ``True``.
+        :param refresh_token: any value (e.g. a date or a pipeline run id); changing it
+            forces a new lookup. Only with ``refresh_on_every_deploy=False``. Default: none.
+        :raises ValueError: a literal (non-token) value is invalid; the message names it.
+        """
+        owner_value = owner.value if isinstance(owner, Enum) else owner
+        type_value = image_type.value if isinstance(image_type, Enum) else image_type
+        # Check every input before any child construct exists: a bad value leaves nothing behind.
+        check_props(
+            image_name=image_name,
+            version=version,
+            owner=owner_value,
+            image_type=type_value,
+            platform=platform,
+            os_version=os_version,
+            region=region,
+        )
+        if refresh_token is not None and refresh_on_every_deploy:
+            raise ValueError(
+                f"refresh_token={refresh_token!r} has no effect while refresh_on_every_deploy "
+                "is True; pass refresh_on_every_deploy=False to refresh only on changes"
+            )
+        super().__init__(scope, id)
+
+        provider = LookupProvider.of(self)
+        provider.allow_lookup(
+            owner=owner_value,
+            region=region or Stack.of(self).region,
+            list_builds=include_deprecated,
+        )
+        properties = {
+            "ImageName": image_name,
+            "VersionSelector": version,
+            "Owner": owner_value,
+            "Platform": platform,
+            "OsVersion": os_version,
+            "ImageType": type_value,
+            "IncludeDeprecated": "true" if include_deprecated else None,
+            "Region": region,
+            "RefreshToken": (
+                str(time.time_ns()) if refresh_on_every_deploy else refresh_token
+            ),
+        }
+        self._resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.service_token,
+            resource_type=RESOURCE_TYPE,
+            properties={key: value for key, value in properties.items() if value is not None},
+            service_timeout=SERVICE_TIMEOUT,
+        )
+
+        #: Build ARN, ``arn:...:image/name/1.2.3/4`` (also what ``Ref`` returns).
+        self.image_build_version_arn: str = self._attribute("ImageBuildVersionArn")
+        #: Version ARN, ``arn:...:image/name/1.2.3``.
+        self.image_version_arn: str = self._attribute("ImageVersionArn")
+        #: Semantic version, ``1.2.3``.
+        self.version: str = self._attribute("Version")
+        #: Build version, ``1.2.3/4``.
+        self.build_version: str = self._attribute("BuildVersion")
+        #: AMI id in the stack's region ("" for container images or when not distributed there).
+        self.ami_id: str = self._attribute("AmiId")
+        #: First container image URI in the stack's region ("" for AMIs).
+        self.container_image_uri: str = self._attribute("ContainerImageUri")
+        #: ``Linux``, ``Windows`` or ``macOS``.
+        self.platform: str = self._attribute("Platform")
+        #: OS version, e.g. ``Amazon Linux 2023``.
+        self.os_version: str = self._attribute("OsVersion")
+        #: ``AMI`` or ``DOCKER``.
+        self.image_type: str = self._attribute("ImageType")
+        #: When the build was created, as the service reports it.
+        self.date_created: str = self._attribute("DateCreated")
+
+    @property
+    def resource(self) -> CustomResource:
+        """The underlying ``Custom::LatestImageBuild`` resource."""
+        return self._resource
+
+    def _attribute(self, name: str) -> str:
+        return self._resource.get_att_string(name)

@@ -1,0 +1,144 @@
+"""The per-stack singleton behind every ``LatestImageBuild``: handler, provider, IAM, logs."""
+
+from __future__ import annotations
+
+from typing import Set, Tuple
+
+from aws_cdk import Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from constructs_lib._acknowledgments import acknowledge_finding
+from constructs_lib.handler_asset import staged_handler_asset
+
+PROVIDER_ID = "LatestImageBuildProvider"
+HANDLER_TIMEOUT = Duration.minutes(2)
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+#: Account segment of image ARNs by owner. Amazon's images live under "aws"; shared,
+#: third-party and Marketplace images live in accounts unknown at synth time.
+_OWNER_ACCOUNTS = {"Self": None, "Amazon": "aws"}
+
+
+class LookupProvider(Construct):
+    """One handler function and one ``custom_resources.Provider`` per stack.
+
+    Each lookup adds only the IAM statements its owner and region need.
+    """
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        """Create the handler, its role and log groups, and the provider framework."""
+        super().__init__(scope, id)
+        self._granted: Set[Tuple[str, str, str]] = set()
+
+        handler_logs = logs.LogGroup(
+            self, "HandlerLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.role = iam.Role(
+            self,
+            "HandlerRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Reads EC2 Image Builder images for LatestImageBuild lookups",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[handler_logs.log_group_arn],
+            )
+        )
+        # ListImages has no resource type: IAM only accepts "*" for it.
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["imagebuilder:ListImages"], resources=["*"])
+        )
+        self.handler = lambda_.Function(
+            self,
+            "Handler",
+            description="Resolves LatestImageBuild lookups to one Image Builder build",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="image_lookup.handler.on_event",
+            code=lambda_.Code.from_asset(staged_handler_asset()),
+            timeout=HANDLER_TIMEOUT,
+            memory_size=256,
+            role=self.role,
+            log_group=handler_logs,
+        )
+        self.provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=self.handler,
+            log_group=logs.LogGroup(
+                self,
+                "ProviderLogs",
+                retention=LOG_RETENTION,
+                removal_policy=RemovalPolicy.DESTROY,
+            ),
+        )
+
+        acknowledge_finding(
+            self.role.node.find_child("DefaultPolicy"),
+            "AwsSolutions::AwsSolutions-IAM5",
+            "Resource::*",
+            "imagebuilder:ListImages has no resource type, so IAM accepts only '*' for it",
+        )
+        framework_role = self.provider.node.find_child("framework-onEvent").node.find_child(
+            "ServiceRole"
+        )
+        acknowledge_finding(
+            framework_role,
+            "AwsSolutions::AwsSolutions-IAM4",
+            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+            "aws-cdk-lib's Provider framework function logs through this AWS managed policy",
+        )
+        acknowledge_finding(
+            framework_role,
+            "AwsSolutions::AwsSolutions-IAM5",
+            f"Resource::{self.handler.function_arn}:*",
+            "aws-cdk-lib's Provider framework may invoke any version of the handler function",
+        )
+
+    @classmethod
+    def of(cls, scope: Construct) -> "LookupProvider":
+        """The stack's provider, created on first use."""
+        stack = Stack.of(scope)
+        existing = stack.node.try_find_child(PROVIDER_ID)
+        if isinstance(existing, LookupProvider):
+            return existing
+        return cls(stack, PROVIDER_ID)
+
+    @property
+    def service_token(self) -> str:
+        """The provider framework's function ARN, for ``CustomResource(service_token=...)``."""
+        return self.provider.service_token
+
+    def allow_lookup(self, *, owner: str, region: str, list_builds: bool) -> None:
+        """Grant the build-level reads a lookup of ``owner``'s images in ``region`` needs."""
+        stack = Stack.of(self)
+        if Token.is_unresolved(owner):
+            account = "*"
+        else:
+            account = _OWNER_ACCOUNTS.get(owner, "*") or stack.account
+        image_arns = stack.format_arn(
+            service="imagebuilder",
+            region=region,
+            account=account,
+            resource="image",
+            resource_name="*",
+        )
+        actions = ["imagebuilder:GetImage"]
+        if list_builds:
+            actions.append("imagebuilder:ListImageBuildVersions")
+        for action in actions:
+            if (action, account, region) in self._granted:
+                continue
+            self._granted.add((action, account, region))
+            self.role.add_to_policy(iam.PolicyStatement(actions=[action], resources=[image_arns]))
+            acknowledge_finding(
+                self.role.node.find_child("DefaultPolicy"),
+                "AwsSolutions::AwsSolutions-IAM5",
+                f"Resource::{image_arns}",
+                f"{action} is scoped to images of one owner account and region; the image "
+                "name is only known at deploy time",
+            )

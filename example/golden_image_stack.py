@@ -1,0 +1,96 @@
+"""The example stack: two lookups, a recipe and pipeline pinned to one, and stack outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Acknowledgment, Aws, CfnOutput, Fn, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_imagebuilder as imagebuilder
+from constructs import Construct
+
+from constructs_lib import ImageOwner, LatestImageBuild
+
+
+class GoldenImagePipelineStack(Stack):
+    """Builds the team's golden image on top of the newest Amazon Linux 2023 build."""
+
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
+        """Define the lookups, the pipeline and the outputs."""
+        super().__init__(scope, id, **kwargs)
+
+        base = LatestImageBuild(
+            self,
+            "BaseImage",
+            image_name="amazon-linux-2023-x86",
+            version="x.x.x",
+            owner=ImageOwner.AMAZON,
+            refresh_on_every_deploy=False,
+        )
+        golden = LatestImageBuild(
+            self, "GoldenImage", image_name="golden-al2023", version="1.x.x",
+            refresh_on_every_deploy=False,
+        )
+
+        # A recipe is immutable: a new parent image replaces it, and CloudFormation
+        # creates the replacement before deleting the old one. Image Builder refuses a
+        # second recipe with the same name and version ("already exists"), so the name
+        # carries the parent's build number and the version is the parent's version:
+        # every newly pinned parent gives a new (name, version) pair.
+        parent_build_number = Fn.select(1, Fn.split("/", base.build_version))
+        recipe = imagebuilder.CfnImageRecipe(
+            self,
+            "Recipe",
+            name=Fn.join("-", ["golden-al2023-on-build", parent_build_number]),
+            version=base.version,
+            parent_image=base.image_build_version_arn,
+            components=[
+                imagebuilder.CfnImageRecipe.ComponentConfigurationProperty(
+                    component_arn=f"arn:{Aws.PARTITION}:imagebuilder:{Aws.REGION}:aws:component/update-linux/x.x.x"
+                )
+            ],
+        )
+
+        instance_role = iam.Role(
+            self,
+            "BuildInstanceRole",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore"),
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "EC2InstanceProfileForImageBuilder"
+                ),
+            ],
+        )
+        for policy in ("AmazonSSMManagedInstanceCore", "EC2InstanceProfileForImageBuilder"):
+            Validations.of(instance_role).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy}]",
+                    reason="Image Builder build instances need this AWS managed policy (SSM "
+                    "agent and Image Builder components); AWS keeps it current",
+                )
+            )
+        instance_profile = iam.CfnInstanceProfile(
+            self, "BuildInstanceProfile", roles=[instance_role.role_name]
+        )
+        infrastructure = imagebuilder.CfnInfrastructureConfiguration(
+            self,
+            "BuildInfrastructure",
+            name=f"golden-al2023-{Aws.STACK_NAME}",
+            instance_profile_name=instance_profile.ref,
+            terminate_instance_on_failure=True,
+        )
+        pipeline = imagebuilder.CfnImagePipeline(
+            self,
+            "Pipeline",
+            name=f"golden-al2023-{Aws.STACK_NAME}",
+            image_recipe_arn=recipe.attr_arn,
+            infrastructure_configuration_arn=infrastructure.attr_arn,
+            status="ENABLED",
+        )
+
+        for prefix, lookup in (("Base", base), ("Golden", golden)):
+            CfnOutput(self, f"{prefix}ImageBuildArn", value=lookup.image_build_version_arn)
+            CfnOutput(self, f"{prefix}ImageVersion", value=lookup.version)
+            CfnOutput(self, f"{prefix}ImageAmi", value=lookup.ami_id)
+        CfnOutput(self, "PipelineArn", value=pipeline.attr_arn)
