@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Optional
+
 import aws_cdk as cdk
 from aws_cdk import Validations
 from cdk_nag import AwsSolutionsChecks
@@ -13,9 +15,9 @@ from cdk_nag import AwsSolutionsChecks
 from example.golden_image_stack import GoldenImagePipelineStack
 
 
-def build_app() -> cdk.App:
+def build_app(outdir: Optional[str] = None, context: Optional[Dict[str, Any]] = None) -> cdk.App:
     """The example app with cdk-nag's AWS Solutions rules checking it at synth."""
-    app = cdk.App()
+    app = cdk.App(outdir=outdir, context=context)
     GoldenImagePipelineStack(app, "GoldenImagePipeline")
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Set, Tuple
 
-from aws_cdk import Duration, RemovalPolicy, Stack, Token
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -77,6 +77,8 @@ class LookupProvider(Construct):
             ),
         )
 
+        for function in (self.handler, self.provider.node.find_child("framework-onEvent")):
+            _depend_on_policy_only(function)  # type: ignore[arg-type]
         acknowledge_finding(
             self.role.node.find_child("DefaultPolicy"),
             "AwsSolutions::AwsSolutions-IAM5",
@@ -142,3 +144,19 @@ class LookupProvider(Construct):
                 f"{action} is scoped to images of one owner account and region; the image "
                 "name is only known at deploy time",
             )
+
+
+def _depend_on_policy_only(function: lambda_.Function) -> None:
+    """Drop a function's DependsOn on its role, keeping the one on the role's policy.
+
+    aws-cdk-lib makes a function depend on its role and the role's policy; the role
+    is already a dependency through Fn::GetAtt, which cfn-lint flags (W3005). The
+    policy dependency stays so the function never runs before it may read images.
+    """
+    policy = function.role.node.find_child("DefaultPolicy") if function.role else None
+    if policy is None:
+        return
+    cfn_function = function.node.default_child
+    cfn_policy = policy.node.default_child
+    assert isinstance(cfn_function, CfnResource) and isinstance(cfn_policy, CfnResource)
+    cfn_function.add_override("DependsOn", [Stack.of(function).get_logical_id(cfn_policy)])

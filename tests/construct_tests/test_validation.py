@@ -1,0 +1,68 @@
+"""Invalid literal input raises at construction, naming the value; tokens pass through."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from constructs_lib import LatestImageBuild
+
+pytestmark = pytest.mark.synth
+
+BAD_INPUTS = [
+    ({"version": "1.x.3"}, "'1.x.3'"),
+    ({"version": "1.2"}, "'1.2'"),
+    ({"version": "1.X.x"}, "'1.X.x'"),
+    ({"version": "v1.2.3"}, "'v1.2.3'"),
+    ({"version": "1073741824.x.x"}, "'1073741824.x.x'"),
+    ({"owner": "amazon"}, "'amazon'"),
+    ({"owner": "Everyone"}, "'Everyone'"),
+    ({"image_name": "no*wildcards"}, "'no*wildcards'"),
+    ({"image_name": "x"}, "'x'"),
+    ({"image_name": "trailing space "}, "'trailing space '"),
+    ({"image_type": "ISO"}, "'ISO'"),
+    ({"region": "mars-1"}, "'mars-1'"),
+    ({"platform": "Linux*"}, "'Linux*'"),
+    ({"refresh_token": "t1"}, "'t1'"),
+]
+
+
+@pytest.mark.parametrize(("override", "shown"), BAD_INPUTS)
+def test_invalid_literal_raises_naming_the_value(override: Dict[str, Any], shown: str) -> None:
+    stack = cdk.Stack(cdk.App(), "Bad")
+    props: Dict[str, Any] = {"image_name": "golden-al2023", **override}
+    with pytest.raises(ValueError) as caught:
+        LatestImageBuild(stack, "Lookup", **props)
+    message = str(caught.value)
+    assert shown in message
+    assert "\n" not in message
+    # nothing half-done: neither the lookup nor the shared provider was added
+    assert stack.node.try_find_child("Lookup") is None
+    assert stack.node.try_find_child("LatestImageBuildProvider") is None
+
+
+def test_tokens_pass_through_to_deploy_time() -> None:
+    stack = cdk.Stack(cdk.App(), "Tokens")
+    name = cdk.CfnParameter(stack, "Name").value_as_string
+    selector = cdk.CfnParameter(stack, "Selector").value_as_string
+    owner = cdk.CfnParameter(stack, "Owner").value_as_string
+    LatestImageBuild(stack, "Lookup", image_name=name, version=selector, owner=owner)
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "Custom::LatestImageBuild",
+        {"ImageName": {"Ref": "Name"}, "VersionSelector": {"Ref": "Selector"}, "Owner": {"Ref": "Owner"}},
+    )
+    # an owner unknown at synth time may be any account's
+    policies = template.find_resources("AWS::IAM::Policy")
+    assert ':*:image/*' in str(policies)
+
+
+def test_owner_accepts_the_api_string() -> None:
+    stack = cdk.Stack(cdk.App(), "Owner")
+    LatestImageBuild(stack, "Lookup", image_name="golden", owner="AWSMarketplace")
+    Template.from_stack(stack).has_resource_properties(
+        "Custom::LatestImageBuild", {"Owner": "AWSMarketplace"}
+    )
