@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import Validations
@@ -15,7 +15,7 @@ from cdk_nag import AwsSolutionsChecks
 from example.golden_image_stack import GoldenImagePipelineStack
 
 
-def build_app(outdir: Optional[str] = None, context: Optional[Dict[str, Any]] = None) -> cdk.App:
+def build_app(outdir: str | None = None, context: dict[str, Any] | None = None) -> cdk.App:
     """The example app with cdk-nag's AWS Solutions rules checking it at synth."""
     app = cdk.App(outdir=outdir, context=context)
     GoldenImagePipelineStack(app, "GoldenImagePipeline")

@@ -7,7 +7,8 @@ the bad value.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from aws_cdk import Token
 from image_lookup.errors import InvalidInputError, show_value
@@ -36,10 +37,10 @@ def check_props(
     image_name: Any,
     version: Any,
     owner: Any,
-    image_type: Optional[Any],
-    platform: Optional[Any],
-    os_version: Optional[Any],
-    region: Optional[Any],
+    image_type: Any | None,
+    platform: Any | None,
+    os_version: Any | None,
+    region: Any | None,
 ) -> None:
     """Check every literal construct input; the first bad one raises."""
     check_literal("image_name", image_name, validate_image_name, required=True)

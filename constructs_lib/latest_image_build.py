@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from enum import Enum
-from typing import Optional, Union
 
 from aws_cdk import CustomResource, Duration, Stack
 from constructs import Construct
@@ -52,14 +51,14 @@ class LatestImageBuild(Construct):
         *,
         image_name: str,
         version: str = "x.x.x",
-        owner: Union[ImageOwner, str] = ImageOwner.SELF,
-        platform: Optional[str] = None,
-        os_version: Optional[str] = None,
-        image_type: Union[ImageType, str, None] = None,
+        owner: ImageOwner | str = ImageOwner.SELF,
+        platform: str | None = None,
+        os_version: str | None = None,
+        image_type: ImageType | str | None = None,
         include_deprecated: bool = False,
-        region: Optional[str] = None,
+        region: str | None = None,
         refresh_on_every_deploy: bool = True,
-        refresh_token: Optional[str] = None,
+        refresh_token: str | None = None,
     ) -> None:
         """Define a lookup.
 
@@ -115,9 +114,7 @@ class LatestImageBuild(Construct):
             "ImageType": type_value,
             "IncludeDeprecated": "true" if include_deprecated else None,
             "Region": region,
-            "RefreshToken": (
-                str(time.time_ns()) if refresh_on_every_deploy else refresh_token
-            ),
+            "RefreshToken": (str(time.time_ns()) if refresh_on_every_deploy else refresh_token),
         }
         self._resource = CustomResource(
             self,

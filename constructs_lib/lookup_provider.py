@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Set, Tuple
-
 from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -31,7 +29,7 @@ class LookupProvider(Construct):
     def __init__(self, scope: Construct, id: str) -> None:
         """Create the handler, its role and log groups, and the provider framework."""
         super().__init__(scope, id)
-        self._granted: Set[Tuple[str, str, str]] = set()
+        self._granted: set[tuple[str, str, str]] = set()
 
         handler_logs = logs.LogGroup(
             self, "HandlerLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
@@ -102,7 +100,7 @@ class LookupProvider(Construct):
         )
 
     @classmethod
-    def of(cls, scope: Construct) -> "LookupProvider":
+    def of(cls, scope: Construct) -> LookupProvider:
         """The stack's provider, created on first use."""
         stack = Stack.of(scope)
         existing = stack.node.try_find_child(PROVIDER_ID)

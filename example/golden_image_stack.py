@@ -28,7 +28,10 @@ class GoldenImagePipelineStack(Stack):
             refresh_on_every_deploy=False,
         )
         golden = LatestImageBuild(
-            self, "GoldenImage", image_name="golden-al2023", version="1.x.x",
+            self,
+            "GoldenImage",
+            image_name="golden-al2023",
+            version="1.x.x",
             refresh_on_every_deploy=False,
         )
 
@@ -57,9 +60,7 @@ class GoldenImagePipelineStack(Stack):
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             managed_policies=[
                 iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore"),
-                iam.ManagedPolicy.from_aws_managed_policy_name(
-                    "EC2InstanceProfileForImageBuilder"
-                ),
+                iam.ManagedPolicy.from_aws_managed_policy_name("EC2InstanceProfileForImageBuilder"),
             ],
         )
         for policy in ("AmazonSSMManagedInstanceCore", "EC2InstanceProfileForImageBuilder"):

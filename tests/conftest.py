@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import Any
 
 import pytest
 
@@ -48,9 +49,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeImageBuilder]:
     service.stop()
 
 
-def load_event(name: str, **properties: Any) -> Dict[str, Any]:
+def load_event(name: str, **properties: Any) -> dict[str, Any]:
     """An event file from tests/events with ResourceProperties merged in (None removes)."""
-    event: Dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
     props = event.setdefault("ResourceProperties", {})
     for key, value in properties.items():
         if value is None:
@@ -61,17 +62,17 @@ def load_event(name: str, **properties: Any) -> Dict[str, Any]:
 
 
 @pytest.fixture
-def invoke() -> Callable[..., Dict[str, Any]]:
+def invoke() -> Callable[..., dict[str, Any]]:
     """Call the handler with an event file: invoke("create", ImageName=...)."""
     from image_lookup.handler import on_event
 
     def call(
         name: str = "create", *, remaining_seconds: float = 120.0, **properties: Any
-    ) -> Dict[str, Any]:
+    ) -> dict[str, Any]:
         return on_event(load_event(name, **properties), FakeLambdaContext(remaining_seconds))
 
     return call
 
 
-def maybe(value: Optional[str]) -> str:
+def maybe(value: str | None) -> str:
     return value or ""

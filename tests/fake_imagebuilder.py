@@ -21,13 +21,14 @@ import secrets
 import threading
 import time
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import botocore.session
-from botocore.model import ServiceModel, Shape, StructureShape
+from botocore.model import ListShape, ServiceModel, Shape, StructureShape
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -39,7 +40,7 @@ OWNER_ACCOUNTS = {
     "AWSMarketplace": "aws-marketplace",
 }
 
-Reply = Tuple[int, Dict[str, Any]]
+Reply = tuple[int, dict[str, Any]]
 
 
 def arn_name(name: str) -> str:
@@ -54,8 +55,8 @@ class FakeBuild:
     number: int
     state: str = "AVAILABLE"
     date_created: str = "2026-01-01T00:00:00.000Z"
-    amis: Optional[List[Dict[str, Any]]] = None
-    containers: Optional[List[Dict[str, Any]]] = None
+    amis: list[dict[str, Any]] | None = None
+    containers: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -65,7 +66,7 @@ class FakeImageVersion:
     name: str
     version: str
     owner: str = "Self"
-    builds: List[FakeBuild] = field(default_factory=lambda: [FakeBuild(1)])
+    builds: list[FakeBuild] = field(default_factory=lambda: [FakeBuild(1)])
     image_type: str = "AMI"
     platform: str = "Linux"
     os_version: str = "Amazon Linux 2023"
@@ -85,7 +86,7 @@ class FakeImageVersion:
     def build_arn(self, build: FakeBuild) -> str:
         return f"{self.arn}/{build.number}"
 
-    def listing_entry(self) -> Dict[str, Any]:
+    def listing_entry(self) -> dict[str, Any]:
         return {
             "arn": self.arn,
             "name": self.name,
@@ -98,7 +99,7 @@ class FakeImageVersion:
             "buildType": "USER_INITIATED",
         }
 
-    def image(self, build: FakeBuild) -> Dict[str, Any]:
+    def image(self, build: FakeBuild) -> dict[str, Any]:
         if build.amis is not None:
             amis = build.amis
         elif self.image_type == "AMI":
@@ -147,7 +148,7 @@ class RecordedCall:
     """A request as the fake received it: operation, parameters and HTTP method/path."""
 
     operation: str
-    params: Dict[str, Any]
+    params: dict[str, Any]
     method: str
     path: str
 
@@ -156,28 +157,26 @@ class FakeImageBuilder:
     """In-memory Image Builder state plus an HTTP server on 127.0.0.1."""
 
     def __init__(self) -> None:
-        self.images: List[FakeImageVersion] = []
+        self.images: list[FakeImageVersion] = []
         #: Longest page served, whatever maxResults asks (short pages are legal).
         self.page_size = 100
         #: Callable giving each page's length; overrides page_size when set.
-        self.page_lengths: Optional[Callable[[int], int]] = None
+        self.page_lengths: Callable[[int], int] | None = None
         self.shuffle = False
         #: Serve a prefix match for the name filter, as a sloppy wildcard would.
         self.sloppy_name_filter = False
-        self.calls: List[RecordedCall] = []
-        self.shape_violations: List[str] = []
-        self._faults: Dict[str, Deque[Callable[[Dict[str, Any]], Optional[Reply]]]] = (
-            defaultdict(deque)
+        self.calls: list[RecordedCall] = []
+        self.shape_violations: list[str] = []
+        self._faults: dict[str, deque[Callable[[dict[str, Any]], Reply | None]]] = defaultdict(
+            deque
         )
-        self._listings: Dict[str, Tuple[List[Dict[str, Any]], int]] = {}
+        self._listings: dict[str, tuple[list[dict[str, Any]], int]] = {}
         self._lock = threading.Lock()
         self._rng = random.Random(1234)
         self._model = _service_model()
         self._routes = {
             (op.http["method"], op.http["requestUri"].split("?")[0]): op.name
-            for op in (
-                self._model.operation_model(name) for name in self._model.operation_names
-            )
+            for op in (self._model.operation_model(name) for name in self._model.operation_names)
         }
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
@@ -188,10 +187,10 @@ class FakeImageBuilder:
     # ----- life cycle -------------------------------------------------------------------
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
-    def start(self) -> "FakeImageBuilder":
+    def start(self) -> FakeImageBuilder:
         self._thread.start()
         return self
 
@@ -202,7 +201,9 @@ class FakeImageBuilder:
     # ----- state and faults ------------------------------------------------------------
     def add(self, name: str, version: str, *states: str, **kwargs: Any) -> FakeImageVersion:
         """Add a version whose builds 1..n have the given states (default one AVAILABLE)."""
-        builds = [FakeBuild(number, state) for number, state in enumerate(states or ("AVAILABLE",), 1)]
+        builds = [
+            FakeBuild(number, state) for number, state in enumerate(states or ("AVAILABLE",), 1)
+        ]
         image = FakeImageVersion(name=name, version=version, builds=builds, **kwargs)
         self.images.append(image)
         return image
@@ -217,21 +218,21 @@ class FakeImageBuilder:
     def stall_next(self, operation: str, count: int, seconds: float) -> None:
         """Hold the next ``count`` calls of ``operation`` for ``seconds`` before answering."""
 
-        def stall(_params: Dict[str, Any]) -> None:
+        def stall(_params: dict[str, Any]) -> None:
             time.sleep(seconds)
 
         for _ in range(count):
             self.inject(operation, stall)
 
-    def inject(self, operation: str, fault: Callable[[Dict[str, Any]], Optional[Reply]]) -> None:
+    def inject(self, operation: str, fault: Callable[[dict[str, Any]], Reply | None]) -> None:
         """Queue a fault: it may answer the call itself or return None to let it through."""
         self._faults[operation].append(fault)
 
-    def always(self, operation: str, fault: Callable[[Dict[str, Any]], Optional[Reply]]) -> None:
+    def always(self, operation: str, fault: Callable[[dict[str, Any]], Reply | None]) -> None:
         """Apply ``fault`` to every call of ``operation`` from now on."""
         self._faults[operation] = _Forever(fault)
 
-    def count(self, operation: Optional[str] = None) -> int:
+    def count(self, operation: str | None = None) -> int:
         """Calls received, of one operation or of all."""
         return sum(1 for call in self.calls if operation in (None, call.operation))
 
@@ -263,12 +264,16 @@ class FakeImageBuilder:
             if reply is not None:
                 return reply
         with self._lock:
-            handler = getattr(self, f"_op_{operation}", None)
+            handler = {
+                "ListImages": self._list_images,
+                "ListImageBuildVersions": self._list_image_build_versions,
+                "GetImage": self._get_image,
+            }.get(operation)
             if handler is None:
                 return 400, _error_body("InvalidRequestException", f"{operation} not faked")
             return handler(params)
 
-    def _check_shape(self, operation: str, params: Dict[str, Any], query: str) -> List[str]:
+    def _check_shape(self, operation: str, params: dict[str, Any], query: str) -> list[str]:
         shape = self._model.operation_model(operation).input_shape
         assert isinstance(shape, StructureShape)
         problems = []
@@ -286,7 +291,7 @@ class FakeImageBuilder:
             problems.extend(_check_value(f"{operation}.{name}", member, value))
         return problems
 
-    def _visible(self, owner: str, include_deprecated: bool) -> List[FakeImageVersion]:
+    def _visible(self, owner: str, include_deprecated: bool) -> list[FakeImageVersion]:
         visible = []
         for image in self.images:
             if image.owner != owner:
@@ -297,12 +302,14 @@ class FakeImageBuilder:
             visible.append(image)
         return visible
 
-    def _op_ListImages(self, params: Dict[str, Any]) -> Reply:
+    def _list_images(self, params: dict[str, Any]) -> Reply:
         if "nextToken" in params:
             return self._next_page(params, "imageVersionList")
         filters = {f["name"]: f["values"][0] for f in params.get("filters", [])}
         entries = []
-        for image in self._visible(params.get("owner", "Self"), bool(params.get("includeDeprecated"))):
+        for image in self._visible(
+            params.get("owner", "Self"), bool(params.get("includeDeprecated"))
+        ):
             if not self._name_matches(filters.get("name"), image.name):
                 continue
             if any(
@@ -318,7 +325,7 @@ class FakeImageBuilder:
             entries.append(image.listing_entry())
         return self._first_page(params, entries, "imageVersionList")
 
-    def _op_ListImageBuildVersions(self, params: Dict[str, Any]) -> Reply:
+    def _list_image_build_versions(self, params: dict[str, Any]) -> Reply:
         if "nextToken" in params:
             return self._next_page(params, "imageSummaryList")
         arn = params.get("imageVersionArn", "")
@@ -330,7 +337,7 @@ class FakeImageBuilder:
         ]
         return self._first_page(params, summaries, "imageSummaryList")
 
-    def _op_GetImage(self, params: Dict[str, Any]) -> Reply:
+    def _get_image(self, params: dict[str, Any]) -> Reply:
         arn = params["imageBuildVersionArn"]
         for image in self.images:
             if arn.startswith(image.arn + "/"):
@@ -344,7 +351,7 @@ class FakeImageBuilder:
                     return 200, {"requestId": _request_id(), "image": image.image(newest)}
         return 404, _error_body("ResourceNotFoundException", f"image {arn} not found")
 
-    def _name_matches(self, wanted: Optional[str], name: str) -> bool:
+    def _name_matches(self, wanted: str | None, name: str) -> bool:
         if wanted is None:
             return True
         if self.sloppy_name_filter:
@@ -353,26 +360,26 @@ class FakeImageBuilder:
             return name.startswith(wanted[:-1])
         return name == wanted
 
-    def _first_page(self, params: Dict[str, Any], items: List[Dict[str, Any]], key: str) -> Reply:
+    def _first_page(self, params: dict[str, Any], items: list[dict[str, Any]], key: str) -> Reply:
         if self.shuffle:
             self._rng.shuffle(items)
         listing_id = secrets.token_urlsafe(8)
         self._listings[listing_id] = (items, 0)
         return self._page(listing_id, params, key)
 
-    def _next_page(self, params: Dict[str, Any], key: str) -> Reply:
+    def _next_page(self, params: dict[str, Any], key: str) -> Reply:
         listing_id = params["nextToken"].split(".")[0]
         if listing_id not in self._listings:
             return 400, _error_body("InvalidPaginationTokenException", "token expired")
         return self._page(listing_id, params, key, offset=int(params["nextToken"].split(".")[1]))
 
-    def _page(self, listing_id: str, params: Dict[str, Any], key: str, offset: int = 0) -> Reply:
+    def _page(self, listing_id: str, params: dict[str, Any], key: str, offset: int = 0) -> Reply:
         items, _ = self._listings[listing_id]
         limit = min(params.get("maxResults", 25), self.page_size)
         if self.page_lengths is not None:
             limit = min(limit, self.page_lengths(offset))
         page = items[offset : offset + limit]
-        reply: Dict[str, Any] = {"requestId": _request_id(), key: page}
+        reply: dict[str, Any] = {"requestId": _request_id(), key: page}
         if offset + limit < len(items):
             reply["nextToken"] = f"{listing_id}.{offset + limit}.{secrets.token_hex(4)}"
         return 200, reply
@@ -381,14 +388,14 @@ class FakeImageBuilder:
 class _Forever(deque):  # type: ignore[type-arg]
     """A fault queue that never empties."""
 
-    def __init__(self, fault: Callable[[Dict[str, Any]], Optional[Reply]]) -> None:
+    def __init__(self, fault: Callable[[dict[str, Any]], Reply | None]) -> None:
         super().__init__([fault])
 
-    def popleft(self) -> Callable[[Dict[str, Any]], Optional[Reply]]:
+    def popleft(self) -> Callable[[dict[str, Any]], Reply | None]:
         return self[0]  # type: ignore[no-any-return]
 
 
-def _check_value(where: str, shape: Shape, value: Any) -> List[str]:
+def _check_value(where: str, shape: Shape, value: Any) -> list[str]:
     kind = shape.type_name
     expected = {
         "string": str,
@@ -397,10 +404,10 @@ def _check_value(where: str, shape: Shape, value: Any) -> List[str]:
         "list": list,
         "structure": dict,
     }.get(kind)
-    if expected is not None and not isinstance(value, expected):
-        if not (kind in ("integer", "boolean") and isinstance(value, str)):  # query strings
-            return [f"{where}: expected {kind}, got {type(value).__name__}"]
-    problems: List[str] = []
+    from_query_string = kind in ("integer", "boolean") and isinstance(value, str)
+    if expected is not None and not isinstance(value, expected) and not from_query_string:
+        return [f"{where}: expected {kind}, got {type(value).__name__}"]
+    problems: list[str] = []
     if kind == "integer" and isinstance(value, int):
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         if (low is not None and value < low) or (high is not None and value > high):
@@ -412,8 +419,9 @@ def _check_value(where: str, shape: Shape, value: Any) -> List[str]:
         if "enum" in shape.metadata and value not in shape.metadata["enum"]:
             problems.append(f"{where}: {value!r} not in {shape.metadata['enum']}")
     if kind == "list" and isinstance(value, list):
+        assert isinstance(shape, ListShape)
         for item in value:
-            problems.extend(_check_value(f"{where}[]", shape.member, item))  # type: ignore[attr-defined]
+            problems.extend(_check_value(f"{where}[]", shape.member, item))
     if kind == "structure" and isinstance(value, dict):
         assert isinstance(shape, StructureShape)
         for name, item in value.items():
@@ -435,7 +443,7 @@ def _request_id() -> str:
     return secrets.token_hex(16)
 
 
-def _error_body(code: str, message: str = "fault injected") -> Dict[str, Any]:
+def _error_body(code: str, message: str = "fault injected") -> dict[str, Any]:
     return {"__error__": code, "message": message}
 
 
@@ -443,7 +451,7 @@ def _make_handler(fake: FakeImageBuilder) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _serve(self) -> None:
@@ -464,7 +472,7 @@ def _make_handler(fake: FakeImageBuilder) -> type:
             except (BrokenPipeError, ConnectionResetError):
                 pass
 
-        do_GET = _serve
-        do_POST = _serve
+        do_GET = _serve  # noqa: N815 - http.server dispatches on these names
+        do_POST = _serve  # noqa: N815
 
     return Handler

@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import sys
-from typing import List, Optional
 
 from image_lookup.deadline import Deadline
 from image_lookup.errors import ImageLookupError
@@ -41,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the preview; exit 0 with JSON on stdout, 1 with a one-line reason on stderr."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(stream=sys.stderr, format="%(message)s")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 #: Seconds kept back so the function fails with a reason before Lambda kills it.
 DEFAULT_RESERVE_SECONDS = 10.0
@@ -18,7 +18,7 @@ class Deadline:
 
     def __init__(
         self,
-        remaining_ms: Optional[Callable[[], int]] = None,
+        remaining_ms: Callable[[], int] | None = None,
         *,
         reserve_seconds: float = DEFAULT_RESERVE_SECONDS,
         budget_seconds: float = 120.0,

@@ -8,7 +8,8 @@ exception's text becomes the stack event's reason.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 from image_lookup.deadline import Deadline
 from image_lookup.errors import InvalidInputError, show_value
@@ -16,7 +17,7 @@ from image_lookup.lookup import lookup_image
 from image_lookup.properties import parse_properties
 
 
-def on_event(event: Mapping[str, Any], context: Any) -> Dict[str, Any]:
+def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Handle one CloudFormation lifecycle event for ``Custom::LatestImageBuild``."""
     request_type = event.get("RequestType") if isinstance(event, Mapping) else None
     if request_type == "Delete":
@@ -41,7 +42,7 @@ def on_event(event: Mapping[str, Any], context: Any) -> Dict[str, Any]:
     return {"PhysicalResourceId": data["ImageBuildVersionArn"], "Data": data}
 
 
-def _stack_location(event: Mapping[str, Any]) -> Tuple[Optional[str], Optional[str]]:
+def _stack_location(event: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """Region and account the stack deploys in, read from its StackId ARN."""
     parts = str(event.get("StackId") or "").split(":")
     if len(parts) >= 5 and parts[0] == "arn" and parts[3] and parts[4]:

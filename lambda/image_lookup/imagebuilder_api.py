@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import random
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from mypy_boto3_imagebuilder import ImagebuilderClient
 
 #: Largest page the service serves; fewer pages means fewer calls.
-PAGE_SIZE = 100
+MAX_PAGE_SIZE = 100
 CONNECT_TIMEOUT_SECONDS = 3.0
 READ_TIMEOUT_SECONDS = 10.0
 BACKOFF_BASE_SECONDS = 0.2
@@ -88,7 +89,7 @@ class ImageBuilderGateway:
 
     def __init__(
         self,
-        client: "ImagebuilderClient",
+        client: ImagebuilderClient,
         deadline: Deadline,
         *,
         attempt_seconds: float = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS,
@@ -107,12 +108,12 @@ class ImageBuilderGateway:
     @classmethod
     def for_region(
         cls,
-        region: Optional[str],
+        region: str | None,
         deadline: Deadline,
         *,
         connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
         read_timeout: float = READ_TIMEOUT_SECONDS,
-    ) -> "ImageBuilderGateway":
+    ) -> ImageBuilderGateway:
         """Build a gateway with its own client: one SDK attempt per call, bounded timeouts."""
         config = Config(
             connect_timeout=connect_timeout,
@@ -131,7 +132,7 @@ class ImageBuilderGateway:
         Entries that lack an ARN, a name or a parsable version are skipped; the
         name is not checked here (the caller matches it exactly).
         """
-        filters: List[Dict[str, Any]] = [{"name": "name", "values": [request.image_name]}]
+        filters: list[dict[str, Any]] = [{"name": "name", "values": [request.image_name]}]
         for filter_name, value in (
             ("platform", request.platform),
             ("osVersion", request.os_version),
@@ -139,7 +140,7 @@ class ImageBuilderGateway:
         ):
             if value:
                 filters.append({"name": filter_name, "values": [value]})
-        params: Dict[str, Any] = {"owner": request.owner.value, "filters": filters}
+        params: dict[str, Any] = {"owner": request.owner.value, "filters": filters}
         if request.include_deprecated:
             params["includeDeprecated"] = True
         for item in self._paginate("list_images", "imageVersionList", params):
@@ -147,10 +148,12 @@ class ImageBuilderGateway:
             if ref is not None:
                 yield ref
 
-    def latest_available_build(self, version_arn: str) -> Optional[ImageBuild]:
+    def latest_available_build(self, version_arn: str) -> ImageBuild | None:
         """GetImage on a version ARN: the service's newest AVAILABLE build, or None."""
         try:
-            answer = self._call("get_image", {"imageBuildVersionArn": version_arn}, (NOT_FOUND_CODE,))
+            answer = self._call(
+                "get_image", {"imageBuildVersionArn": version_arn}, (NOT_FOUND_CODE,)
+            )
         except ClientError:
             return None
         image = answer.get("image")
@@ -165,15 +168,15 @@ class ImageBuilderGateway:
                 yield build
 
     def _paginate(
-        self, method: str, result_key: str, params: Dict[str, Any]
+        self, method: str, result_key: str, params: dict[str, Any]
     ) -> Iterator[Mapping[str, Any]]:
         """Follow nextToken to the end; guard against tokens that repeat."""
         restarts = 0
-        token: Optional[str] = None
+        token: str | None = None
         seen_tokens: set[str] = set()
         pages = 0
         while True:
-            page_params = dict(params, maxResults=PAGE_SIZE)
+            page_params = dict(params, maxResults=self._page_size(method))
             if token:
                 page_params["nextToken"] = token
             try:
@@ -203,8 +206,19 @@ class ImageBuilderGateway:
                 )
             seen_tokens.add(token)
 
+    def _page_size(self, method: str) -> int:
+        """The largest maxResults the SDK's service model allows, up to MAX_PAGE_SIZE.
+
+        Older SDK models (boto3 1.34, bundled by some Lambda runtimes) cap it at 25
+        where newer ones allow 100; a request outside the model is never sent.
+        """
+        model = self._client.meta.service_model.operation_model(_operation(method))
+        member = model.input_shape.members.get("maxResults") if model.input_shape else None
+        limit = member.metadata.get("max", MAX_PAGE_SIZE) if member is not None else MAX_PAGE_SIZE
+        return min(MAX_PAGE_SIZE, int(limit))
+
     def _call(
-        self, method: str, params: Dict[str, Any], passthrough_codes: tuple[str, ...] = ()
+        self, method: str, params: dict[str, Any], passthrough_codes: tuple[str, ...] = ()
     ) -> Mapping[str, Any]:
         """One API call, retried on throttling, 5xx and dropped connections until the deadline."""
         operation = _operation(method)
@@ -275,7 +289,7 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _version_ref(item: Mapping[str, Any]) -> Optional[ImageVersionRef]:
+def _version_ref(item: Mapping[str, Any]) -> ImageVersionRef | None:
     """Map a ListImages entry to ImageVersionRef, or None when it is unusable."""
     arn, name = _text(item.get("arn")), _text(item.get("name"))
     version = parse_version(item.get("version"))
@@ -291,7 +305,7 @@ def _version_ref(item: Mapping[str, Any]) -> Optional[ImageVersionRef]:
     )
 
 
-def _image_build(item: Mapping[str, Any]) -> Optional[ImageBuild]:
+def _image_build(item: Mapping[str, Any]) -> ImageBuild | None:
     """Map a GetImage image or ListImageBuildVersions summary to ImageBuild, or None."""
     arn, name = _text(item.get("arn")), _text(item.get("name"))
     parsed = parse_build_version(item.get("version"))

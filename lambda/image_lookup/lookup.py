@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, Callable, Dict, Optional
+from collections.abc import Callable
+from typing import Any
 
 from image_lookup.deadline import Deadline
 from image_lookup.errors import ImageLookupError, ServiceError
@@ -17,22 +18,22 @@ from image_lookup.resolver import resolve
 LOGGER = logging.getLogger("image_lookup")
 LOGGER.setLevel(logging.INFO)
 
-GatewayFactory = Callable[[Optional[str], Deadline], ImageBuilderGateway]
+GatewayFactory = Callable[[str | None, Deadline], ImageBuilderGateway]
 
 
 def lookup_image(
     request: LookupRequest,
     deadline: Deadline,
     *,
-    deploy_region: Optional[str] = None,
-    account_id: Optional[str] = None,
+    deploy_region: str | None = None,
+    account_id: str | None = None,
     gateway_factory: GatewayFactory = ImageBuilderGateway.for_region,
-    log_context: Optional[Dict[str, Any]] = None,
-) -> Dict[str, str]:
+    log_context: dict[str, Any] | None = None,
+) -> dict[str, str]:
     """Resolve ``request`` and return the custom resource's ``Data``; log one JSON line."""
     started = time.monotonic()
     gateway = gateway_factory(request.region, deadline)
-    record: Dict[str, Any] = dict(log_context or {})
+    record: dict[str, Any] = dict(log_context or {})
     record.update(
         image_name=request.image_name,
         selector=request.selector.text,
@@ -46,7 +47,14 @@ def lookup_image(
     try:
         resolution = resolve(request, gateway)
     except ImageLookupError as error:
-        _log(record, gateway, started, outcome="failed", error=type(error).__name__, reason=error.reason)
+        _log(
+            record,
+            gateway,
+            started,
+            outcome="failed",
+            error=type(error).__name__,
+            reason=error.reason,
+        )
         raise
     except Exception as error:
         # A bug or an SDK surprise: keep the stack event's reason to one line; the
@@ -72,7 +80,7 @@ def lookup_image(
 
 
 def _log(
-    record: Dict[str, Any], gateway: ImageBuilderGateway, started: float, **outcome: Any
+    record: dict[str, Any], gateway: ImageBuilderGateway, started: float, **outcome: Any
 ) -> None:
     """Emit the lookup's single structured log line."""
     line = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Optional, Tuple
 
 from image_lookup.selector import SemVer, VersionSelector, format_version
 
@@ -38,11 +37,11 @@ class LookupRequest:
     image_name: str
     selector: VersionSelector
     owner: Owner = Owner.SELF
-    platform: Optional[str] = None
-    os_version: Optional[str] = None
-    image_type: Optional[ImageType] = None
+    platform: str | None = None
+    os_version: str | None = None
+    image_type: ImageType | None = None
     include_deprecated: bool = False
-    region: Optional[str] = None
+    region: str | None = None
 
     @property
     def usable_states(self) -> frozenset[str]:
@@ -87,7 +86,7 @@ class ContainerOutput:
     """Container image URIs a build pushed in one region."""
 
     region: str
-    image_uris: Tuple[str, ...] = ()
+    image_uris: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,8 +102,8 @@ class ImageBuild:
     platform: str = ""
     os_version: str = ""
     date_created: str = ""
-    amis: Tuple[AmiOutput, ...] = field(default_factory=tuple)
-    containers: Tuple[ContainerOutput, ...] = field(default_factory=tuple)
+    amis: tuple[AmiOutput, ...] = field(default_factory=tuple)
+    containers: tuple[ContainerOutput, ...] = field(default_factory=tuple)
 
     @property
     def build_version_text(self) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Dict, Optional
-
 from image_lookup.models import AmiOutput, ImageBuild, ImageVersionRef
 
 #: Longest single value returned; the whole response must stay under 4 KB.
@@ -28,8 +26,8 @@ def build_attributes(
     build: ImageBuild,
     version: ImageVersionRef,
     deploy_region: str,
-    account_id: Optional[str] = None,
-) -> Dict[str, str]:
+    account_id: str | None = None,
+) -> dict[str, str]:
     """Every ``Data`` key, as strings (empty where not applicable)."""
     ami = _ami_for(build, deploy_region, account_id)
     container_uri = next(
@@ -57,8 +55,9 @@ def build_attributes(
     return {key: values[key][:MAX_VALUE_LENGTH] for key in DATA_KEYS}
 
 
-def _ami_for(build: ImageBuild, region: str, account_id: Optional[str]) -> Optional[AmiOutput]:
+def _ami_for(build: ImageBuild, region: str, account_id: str | None) -> AmiOutput | None:
     """The AMI in ``region``: the one in this account when a build was shared to several."""
     in_region = [ami for ami in build.amis if ami.region == region and ami.image_id]
     own = [ami for ami in in_region if account_id and ami.account_id == account_id]
-    return (own or in_region or [None])[0]
+    candidates = own or in_region
+    return candidates[0] if candidates else None

@@ -7,8 +7,9 @@ booleans), so each value is checked as text before any API call is made.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, Callable, Mapping, Optional, TypeVar
+from typing import Any, TypeVar
 
 from image_lookup.errors import InvalidInputError, show_value
 from image_lookup.models import ImageType, LookupRequest, Owner
@@ -44,7 +45,9 @@ _KNOWN_KEYS = frozenset(
 def parse_properties(properties: Mapping[str, Any]) -> LookupRequest:
     """Validate ResourceProperties and build the request; raise InvalidInputError when bad."""
     if not isinstance(properties, Mapping):
-        raise InvalidInputError(f"ResourceProperties must be an object, got {show_value(properties)}")
+        raise InvalidInputError(
+            f"ResourceProperties must be an object, got {show_value(properties)}"
+        )
     unknown = sorted(str(key) for key in properties if key not in _KNOWN_KEYS)
     if unknown:
         raise InvalidInputError(
@@ -95,7 +98,9 @@ def parse_image_type(text: str) -> ImageType:
 def validate_region(text: str) -> str:
     """Return ``text`` when it looks like a region name (``eu-west-1``), else raise."""
     if not REGION_RE.match(text):
-        raise InvalidInputError(f"invalid region {show_value(text)}: expected a name like eu-west-1")
+        raise InvalidInputError(
+            f"invalid region {show_value(text)}: expected a name like eu-west-1"
+        )
     return text
 
 
@@ -108,9 +113,7 @@ def validate_filter_value(label: str, text: str) -> str:
     return text
 
 
-def _optional(
-    properties: Mapping[str, Any], key: str, parse: Callable[[str], T]
-) -> Optional[T]:
+def _optional(properties: Mapping[str, Any], key: str, parse: Callable[[str], T]) -> T | None:
     text = _text(properties, key)
     return None if text is None else parse(text)
 
@@ -125,7 +128,7 @@ def _boolean(properties: Mapping[str, Any], key: str) -> bool:
     return value
 
 
-def _text(properties: Mapping[str, Any], key: str) -> Optional[str]:
+def _text(properties: Mapping[str, Any], key: str) -> str | None:
     """The property as a string, or None when absent or empty."""
     value = properties.get(key)
     if value is None or value == "":

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Optional
 
 from image_lookup.errors import NoMatchingImageError
 from image_lookup.imagebuilder_api import ImageBuilderGateway
@@ -22,7 +22,7 @@ class Resolution:
 
 
 def resolve(request: LookupRequest, gateway: ImageBuilderGateway) -> Resolution:
-    """Find the newest usable build of the highest matching version, or raise NoMatchingImageError."""
+    """The newest usable build of the highest matching version; else NoMatchingImageError."""
     candidates = rank_candidates(gateway.image_versions(request), request)
     for tried, ref in enumerate(candidates.matching, start=1):
         build = pick_build(_builds_of(ref, request, gateway), request, ref.version)
@@ -39,7 +39,7 @@ def _builds_of(
     # newest AVAILABLE build in one call.
     if request.include_deprecated and request.owner is Owner.SELF:
         return gateway.builds(ref.arn)
-    latest: Optional[ImageBuild] = gateway.latest_available_build(ref.arn)
+    latest: ImageBuild | None = gateway.latest_available_build(ref.arn)
     return [latest] if latest is not None else []
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Tuple
 
 from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest
 from image_lookup.selector import SemVer, format_version
@@ -13,9 +13,9 @@ from image_lookup.selector import SemVer, format_version
 class Candidates:
     """Versions of the exact image name, split into those the selector matches and the rest."""
 
-    matching: Tuple[ImageVersionRef, ...]
+    matching: tuple[ImageVersionRef, ...]
     """Matching versions, highest first, one entry per version."""
-    seen_versions: Tuple[SemVer, ...]
+    seen_versions: tuple[SemVer, ...]
     """Every distinct version of the image that was listed, highest first."""
 
 
@@ -25,7 +25,7 @@ def rank_candidates(listed: Iterable[ImageVersionRef], request: LookupRequest) -
     The service's name filter is a prefix/wildcard match and a page may carry
     other images, so the name and filters are checked again here.
     """
-    by_version: Dict[SemVer, ImageVersionRef] = {}
+    by_version: dict[SemVer, ImageVersionRef] = {}
     for ref in listed:
         if ref.name != request.image_name or not _filters_match(ref, request):
             continue
@@ -37,7 +37,7 @@ def rank_candidates(listed: Iterable[ImageVersionRef], request: LookupRequest) -
 
 def pick_build(
     builds: Iterable[ImageBuild], request: LookupRequest, version: SemVer
-) -> Optional[ImageBuild]:
+) -> ImageBuild | None:
     """The newest build of ``version`` in a usable state, or None.
 
     What the service returns is checked rather than trusted: the name, the
@@ -55,7 +55,7 @@ def pick_build(
 
 def summarize_versions(versions: Iterable[SemVer], limit: int = 12) -> str:
     """``1.2.0, 1.1.0 and 40 more`` (highest first), or ``none``; short enough for a reason."""
-    shown: List[str] = []
+    shown: list[str] = []
     total = 0
     for version in versions:
         total += 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 from image_lookup.errors import InvalidInputError, show_value
 
@@ -29,7 +28,7 @@ _SELECTOR_RE = re.compile(
     rf"|{_NODE_PATTERN}\.{_NODE_PATTERN}\.{_NODE_PATTERN})$"
 )
 
-SemVer = Tuple[int, int, int]
+SemVer = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class VersionSelector:
     """A parsed selector: the fixed leading nodes; the rest are wildcards."""
 
     text: str
-    fixed: Tuple[int, ...]
+    fixed: tuple[int, ...]
 
     def matches(self, version: SemVer) -> bool:
         """True when ``version`` agrees with every fixed node of the selector."""
@@ -65,7 +64,7 @@ def parse_selector(text: str) -> VersionSelector:
     return VersionSelector(text=text, fixed=fixed)
 
 
-def parse_version(text: object) -> Optional[SemVer]:
+def parse_version(text: object) -> SemVer | None:
     """Parse ``1.2.3`` into a tuple, or return None when it is not a valid version."""
     if not isinstance(text, str):
         return None
@@ -76,7 +75,7 @@ def parse_version(text: object) -> Optional[SemVer]:
     return version if max(version) <= MAX_NODE else None
 
 
-def parse_build_version(text: object) -> Optional[Tuple[SemVer, int]]:
+def parse_build_version(text: object) -> tuple[SemVer, int] | None:
     """Parse ``1.2.3/4`` into ``((1, 2, 3), 4)``, or None when it is not a build version."""
     if not isinstance(text, str):
         return None
@@ -92,4 +91,3 @@ def parse_build_version(text: object) -> Optional[Tuple[SemVer, int]]:
 def format_version(version: SemVer) -> str:
     """Format a version tuple as ``major.minor.patch``."""
     return f"{version[0]}.{version[1]}.{version[2]}"
-

@@ -6,7 +6,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -25,8 +25,8 @@ SNAPSHOT = ROOT / "tests" / "snapshots" / "GoldenImagePipeline.template.json"
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
 
-def cdk_json_context() -> Dict[str, Any]:
-    context: Dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+def cdk_json_context() -> dict[str, Any]:
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
     return context
 
 
@@ -36,18 +36,22 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> CloudAssembly:
     return build_app(outdir=str(outdir), context=cdk_json_context()).synth()
 
 
-def validation_report(assembly_dir: str) -> Dict[str, Any]:
-    report: Dict[str, Any] = json.loads((Path(assembly_dir) / "validation-report.json").read_text())
+def validation_report(assembly_dir: str) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads((Path(assembly_dir) / "validation-report.json").read_text())
     return report
 
 
 def test_snapshot_of_the_example_stack(example: CloudAssembly) -> None:
     template = Path(example.get_stack_by_name("GoldenImagePipeline").template_full_path).read_text()
     # The handler asset's hash changes with every code change; the template's shape must not.
-    normalized = json.dumps(json.loads(ASSET_HASH.sub("<asset-hash>", template)), indent=1, sort_keys=True)
+    normalized = json.dumps(
+        json.loads(ASSET_HASH.sub("<asset-hash>", template)), indent=1, sort_keys=True
+    )
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text(normalized + "\n")
-    assert normalized + "\n" == SNAPSHOT.read_text(), "run UPDATE_SNAPSHOTS=1 make unit-tests to accept"
+    assert normalized + "\n" == SNAPSHOT.read_text(), (
+        "run UPDATE_SNAPSHOTS=1 make unit-tests to accept"
+    )
 
 
 def test_example_pins_the_amazon_base_image_in_the_recipe(example: CloudAssembly) -> None:
@@ -60,12 +64,16 @@ def test_example_pins_the_amazon_base_image_in_the_recipe(example: CloudAssembly
     base_id = next(i for i, r in lookups.items() if r["Properties"]["Owner"] == "Amazon")
     golden = next(r for r in lookups.values() if r["Properties"]["Owner"] == "Self")
     assert golden["Properties"]["VersionSelector"] == "1.x.x"
-    recipe = next(r for r in template["Resources"].values() if r["Type"] == "AWS::ImageBuilder::ImageRecipe")
+    recipe = next(
+        r for r in template["Resources"].values() if r["Type"] == "AWS::ImageBuilder::ImageRecipe"
+    )
     assert recipe["Properties"]["ParentImage"] == {"Fn::GetAtt": [base_id, "ImageBuildVersionArn"]}
     assert recipe["Properties"]["Version"] == {"Fn::GetAtt": [base_id, "Version"]}
     # the recipe name changes with the parent's build number, so a replacement never collides
     assert base_id in json.dumps(recipe["Properties"]["Name"])
-    pipeline = next(r for r in template["Resources"].values() if r["Type"] == "AWS::ImageBuilder::ImagePipeline")
+    pipeline = next(
+        r for r in template["Resources"].values() if r["Type"] == "AWS::ImageBuilder::ImagePipeline"
+    )
     assert "ImageRecipeArn" in pipeline["Properties"]
     outputs = template["Outputs"]
     for prefix in ("Base", "Golden"):
@@ -73,11 +81,13 @@ def test_example_pins_the_amazon_base_image_in_the_recipe(example: CloudAssembly
             assert f"{prefix}{suffix}" in outputs
 
 
-def synthesized_templates(tmp_path_factory: pytest.TempPathFactory) -> List[Path]:
+def synthesized_templates(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     app = cdk.App(outdir=str(tmp_path_factory.mktemp("lint")), context=cdk_json_context())
     one = cdk.Stack(app, "OneLookup")
     LatestImageBuild(one, "Lookup", image_name="golden")
-    thirty = cdk.Stack(app, "ThirtyLookups", env=cdk.Environment(account="111122223333", region="eu-west-1"))
+    thirty = cdk.Stack(
+        app, "ThirtyLookups", env=cdk.Environment(account="111122223333", region="eu-west-1")
+    )
     for index in range(30):
         LatestImageBuild(
             thirty,
@@ -91,8 +101,12 @@ def synthesized_templates(tmp_path_factory: pytest.TempPathFactory) -> List[Path
     return [Path(stack.template_full_path) for stack in assembly.stacks]
 
 
-def test_cfn_lint_finds_nothing(example: CloudAssembly, tmp_path_factory: pytest.TempPathFactory) -> None:
-    templates = [Path(s.template_full_path) for s in example.stacks] + synthesized_templates(tmp_path_factory)
+def test_cfn_lint_finds_nothing(
+    example: CloudAssembly, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    templates = [Path(s.template_full_path) for s in example.stacks] + synthesized_templates(
+        tmp_path_factory
+    )
     assert len(templates) == 3
     for template in templates:
         matches = lint_file(template, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
@@ -121,7 +135,7 @@ def test_cdk_nag_has_no_unacknowledged_finding(example: CloudAssembly) -> None:
 
 def test_a_new_finding_fails_synth(tmp_path: Path) -> None:
     app = build_app(outdir=str(tmp_path), context=cdk_json_context())
-    stack = app.node.find_child("GoldenImagePipeline")
+    stack = cdk.Stack.of(app.node.find_child("GoldenImagePipeline"))
     iam.Role(
         stack,
         "TooBroad",
@@ -139,13 +153,15 @@ def test_a_new_finding_fails_synth(tmp_path: Path) -> None:
 def test_a_bare_rule_id_acknowledges_nothing(tmp_path: Path) -> None:
     # cdk-nag 3 matches acknowledgments exactly: the finding id, not just the rule
     app = build_app(outdir=str(tmp_path), context=cdk_json_context())
-    stack = app.node.find_child("GoldenImagePipeline")
+    stack = cdk.Stack.of(app.node.find_child("GoldenImagePipeline"))
     role = iam.Role(
         stack,
         "TooBroad",
         assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
         managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AdministratorAccess")],
     )
-    Validations.of(role).acknowledge(Acknowledgment(id="AwsSolutions::AwsSolutions-IAM4", reason="x" * 30))
+    Validations.of(role).acknowledge(
+        Acknowledgment(id="AwsSolutions::AwsSolutions-IAM4", reason="x" * 30)
+    )
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -26,8 +26,8 @@ def stack_with_lookups(count: int, **props: Any) -> cdk.Stack:
     return stack
 
 
-def iam_statements(template: Template) -> List[Dict[str, Any]]:
-    statements: List[Dict[str, Any]] = []
+def iam_statements(template: Template) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
     for policy in template.find_resources("AWS::IAM::Policy").values():
         statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
     return statements
@@ -43,7 +43,7 @@ def flatten(value: Any) -> str:
     return str(separator).join(flatten(part) for part in parts)
 
 
-def actions_of(statement: Dict[str, Any]) -> List[str]:
+def actions_of(statement: dict[str, Any]) -> list[str]:
     action = statement["Action"]
     return action if isinstance(action, list) else [action]
 
@@ -79,7 +79,9 @@ def test_thirty_lookups_share_one_handler_and_provider(thirty_lookups: Template)
         if resource_type != "Custom::LatestImageBuild":
             thirty_lookups.resource_count_is(resource_type, count)
     # identical grants are not repeated per lookup
-    assert len(iam_statements(thirty_lookups)) == len(iam_statements(Template.from_stack(stack_with_lookups(1))))
+    assert len(iam_statements(thirty_lookups)) == len(
+        iam_statements(Template.from_stack(stack_with_lookups(1)))
+    )
 
 
 def test_properties_are_strings_and_optional_ones_only_when_set() -> None:
@@ -164,7 +166,9 @@ def test_iam_is_least_privilege(one_lookup: Template) -> None:
     actions = [action for statement in statements for action in actions_of(statement)]
     assert "*" not in actions
     assert not any(action.endswith(":*") for action in actions)
-    handler_statements = [s for s in statements if any(a.startswith("imagebuilder:") for a in actions_of(s))]
+    handler_statements = [
+        s for s in statements if any(a.startswith("imagebuilder:") for a in actions_of(s))
+    ]
     by_action = {actions_of(s)[0]: s["Resource"] for s in handler_statements}
     assert set(by_action) == {"imagebuilder:ListImages", "imagebuilder:GetImage"}
     assert by_action["imagebuilder:ListImages"] == "*"
@@ -187,7 +191,9 @@ def test_iam_is_least_privilege(one_lookup: Template) -> None:
 def test_iam_follows_owner_region_and_deprecated_option() -> None:
     account = "111122223333"
     stack = cdk.Stack(cdk.App(), "Owners", env=cdk.Environment(account=account, region="eu-west-1"))
-    LatestImageBuild(stack, "Amazon", image_name="al2023", owner=ImageOwner.AMAZON, region="us-east-1")
+    LatestImageBuild(
+        stack, "Amazon", image_name="al2023", owner=ImageOwner.AMAZON, region="us-east-1"
+    )
     LatestImageBuild(stack, "Own", image_name="golden", include_deprecated=True)
     LatestImageBuild(stack, "Shared", image_name="partner", owner="Shared")
     grants = {
@@ -212,7 +218,11 @@ def test_log_retention_and_timeouts(one_lookup: Template) -> None:
     for group in one_lookup.find_resources("AWS::Logs::LogGroup").values():
         assert group["Properties"]["RetentionInDays"] == 30
     functions = one_lookup.find_resources("AWS::Lambda::Function")
-    handler = next(f for f in functions.values() if f["Properties"]["Handler"] == "image_lookup.handler.on_event")
+    handler = next(
+        f
+        for f in functions.values()
+        if f["Properties"]["Handler"] == "image_lookup.handler.on_event"
+    )
     assert handler["Properties"]["Timeout"] == 120
     assert handler["Properties"]["Runtime"].startswith("python3.")
     for function in functions.values():
@@ -225,11 +235,19 @@ def test_log_retention_and_timeouts(one_lookup: Template) -> None:
 
 def test_default_refreshes_on_every_synth() -> None:
     tokens = {
-        json.dumps(Template.from_stack(stack_with_lookups(1)).find_resources("Custom::LatestImageBuild"))
+        json.dumps(
+            Template.from_stack(stack_with_lookups(1)).find_resources("Custom::LatestImageBuild")
+        )
         for _ in range(2)
     }
     assert len(tokens) == 2
-    props = next(iter(Template.from_stack(stack_with_lookups(1)).find_resources("Custom::LatestImageBuild").values()))
+    props = next(
+        iter(
+            Template.from_stack(stack_with_lookups(1))
+            .find_resources("Custom::LatestImageBuild")
+            .values()
+        )
+    )
     assert props["Properties"]["RefreshToken"].isdigit()
 
 
@@ -277,5 +295,8 @@ def test_the_asset_holds_the_handler_package_alone() -> None:
 def test_handler_code_comes_from_that_asset(one_lookup: Template) -> None:
     one_lookup.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "image_lookup.handler.on_event", "Code": {"S3Key": Match.string_like_regexp(r"^[0-9a-f]{64}\.zip$")}},
+        {
+            "Handler": "image_lookup.handler.on_event",
+            "Code": {"S3Key": Match.string_like_regexp(r"^[0-9a-f]{64}\.zip$")},
+        },
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -31,9 +31,9 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize(("override", "shown"), BAD_INPUTS)
-def test_invalid_literal_raises_naming_the_value(override: Dict[str, Any], shown: str) -> None:
+def test_invalid_literal_raises_naming_the_value(override: dict[str, Any], shown: str) -> None:
     stack = cdk.Stack(cdk.App(), "Bad")
-    props: Dict[str, Any] = {"image_name": "golden-al2023", **override}
+    props: dict[str, Any] = {"image_name": "golden-al2023", **override}
     with pytest.raises(ValueError) as caught:
         LatestImageBuild(stack, "Lookup", **props)
     message = str(caught.value)
@@ -53,11 +53,15 @@ def test_tokens_pass_through_to_deploy_time() -> None:
     template = Template.from_stack(stack)
     template.has_resource_properties(
         "Custom::LatestImageBuild",
-        {"ImageName": {"Ref": "Name"}, "VersionSelector": {"Ref": "Selector"}, "Owner": {"Ref": "Owner"}},
+        {
+            "ImageName": {"Ref": "Name"},
+            "VersionSelector": {"Ref": "Selector"},
+            "Owner": {"Ref": "Owner"},
+        },
     )
     # an owner unknown at synth time may be any account's
     policies = template.find_resources("AWS::IAM::Policy")
-    assert ':*:image/*' in str(policies)
+    assert ":*:image/*" in str(policies)
 
 
 def test_owner_accepts_the_api_string() -> None:

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict
+from collections.abc import Callable
+from typing import Any
 
+import botocore.session
 import pytest
-
 from image_lookup.errors import InvalidInputError, NoMatchingImageError
 from image_lookup.outputs import DATA_KEYS
+
 from tests.fake_imagebuilder import ACCOUNT, REGION, FakeBuild, FakeImageBuilder
 
-Invoke = Callable[..., Dict[str, Any]]
+Invoke = Callable[..., dict[str, Any]]
 NAME = "golden-al2023"
+
+
+def model_page_size() -> int:
+    """maxResults' upper bound in the installed botocore's model (100 now, 25 in 1.34)."""
+    model = botocore.session.get_session().get_service_model("imagebuilder")
+    members = model.operation_model("ListImages").input_shape.members
+    return min(100, int(members["maxResults"].metadata["max"]))
 
 
 def arn(version: str, account: str = ACCOUNT, name: str = NAME) -> str:
@@ -103,15 +112,15 @@ def test_platform_and_os_filters_are_sent_and_checked(
     fake.add(NAME, "1.0.0", platform="Windows", os_version="Microsoft Windows Server 2022")
     fake.add(NAME, "2.0.0", platform="Linux")
     fake.sloppy_name_filter = True  # and it ignores the other filters as well
-    fake_filters = fake._op_ListImages
+    fake_filters = fake._list_images
 
-    def ignore_filters(params: Dict[str, Any]) -> Any:
+    def ignore_filters(params: dict[str, Any]) -> Any:
         return fake_filters({**params, "filters": []})
 
-    fake._op_ListImages = ignore_filters  # type: ignore[method-assign]
-    data = invoke(
-        ImageName=NAME, Platform="Windows", OsVersion="Microsoft Windows Server 2022"
-    )["Data"]
+    fake._list_images = ignore_filters  # type: ignore[method-assign]
+    data = invoke(ImageName=NAME, Platform="Windows", OsVersion="Microsoft Windows Server 2022")[
+        "Data"
+    ]
     assert data["Version"] == "1.0.0"
     assert data["Platform"] == "Windows"
 
@@ -128,7 +137,7 @@ def test_many_short_shuffled_pages(fake: FakeImageBuilder, invoke: Invoke) -> No
     assert result["Data"]["Version"] == "1.59.0"
     listings = [c for c in fake.calls if c.operation == "ListImages"]
     assert len(listings) > 20
-    assert all(c.params["maxResults"] == 100 for c in listings)
+    assert all(c.params["maxResults"] == model_page_size() for c in listings)
     assert "nextToken" not in listings[0].params
     assert all("nextToken" in c.params for c in listings[1:])
 
@@ -184,12 +193,23 @@ def test_no_image_at_all(fake: FakeImageBuilder, invoke: Invoke) -> None:
 
 @pytest.mark.parametrize(
     "selector",
-    ["1.x.3", "1.2", "1.X.x", "v1.2.3", "x.1.x", "", " 1.2.3", "1.2.3.4", "1073741824.x.x", "-1.x.x"],
+    [
+        "1.x.3",
+        "1.2",
+        "1.X.x",
+        "v1.2.3",
+        "x.1.x",
+        "",
+        " 1.2.3",
+        "1.2.3.4",
+        "1073741824.x.x",
+        "-1.x.x",
+    ],
 )
 def test_invalid_selector_fails_before_any_call(
     fake: FakeImageBuilder, invoke: Invoke, selector: str
 ) -> None:
-    props: Dict[str, Any] = {"ImageName": NAME, "VersionSelector": selector}
+    props: dict[str, Any] = {"ImageName": NAME, "VersionSelector": selector}
     if selector == "":
         props["VersionSelector"] = "x"  # empty means default; use another bad value
     with pytest.raises(InvalidInputError) as caught:
@@ -204,9 +224,7 @@ def test_largest_node_is_accepted(fake: FakeImageBuilder, invoke: Invoke) -> Non
     assert data["Version"] == "1073741823.0.0"
 
 
-def test_delete_makes_no_call_and_keeps_physical_id(
-    fake: FakeImageBuilder, invoke: Invoke
-) -> None:
+def test_delete_makes_no_call_and_keeps_physical_id(fake: FakeImageBuilder, invoke: Invoke) -> None:
     result = invoke("delete")
     assert result == {"PhysicalResourceId": arn("1.0.0/1")}
     assert fake.calls == []
