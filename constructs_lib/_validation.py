@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_cdk import Token
+
 from image_lookup.errors import InvalidInputError, show_value
 from image_lookup.properties import (
     parse_image_type,

@@ -40,7 +40,8 @@ OWNER_ACCOUNTS = {
     "AWSMarketplace": "aws-marketplace",
 }
 
-Reply = tuple[int, dict[str, Any]]
+#: An answer: HTTP status and a JSON object, or raw bytes to send as they are.
+Reply = tuple[int, Any]
 
 
 def arn_name(name: str) -> str:
@@ -458,8 +459,10 @@ def _make_handler(fake: FakeImageBuilder) -> type:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             status, payload = fake.handle(self.command, self.path, body)
-            code = payload.pop("__error__", None) if isinstance(payload, dict) else None
-            data = json.dumps(payload).encode()
+            code = payload.get("__error__") if isinstance(payload, dict) else None
+            if code:
+                payload = {k: v for k, v in payload.items() if k != "__error__"}
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -106,25 +106,18 @@ class ImageBuilderGateway:
         self.retries = 0
 
     @classmethod
-    def for_region(
-        cls,
-        region: str | None,
-        deadline: Deadline,
-        *,
-        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
-        read_timeout: float = READ_TIMEOUT_SECONDS,
-    ) -> ImageBuilderGateway:
+    def for_region(cls, region: str | None, deadline: Deadline) -> ImageBuilderGateway:
         """Build a gateway with its own client: one SDK attempt per call, bounded timeouts."""
         config = Config(
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=READ_TIMEOUT_SECONDS,
             retries={"total_max_attempts": 1, "mode": "standard"},
         )
         try:
             client = _session().client("imagebuilder", region_name=region, config=config)
         except BotoCoreError as error:
             raise ServiceError(f"cannot create an Image Builder client: {error}") from error
-        return cls(client, deadline, attempt_seconds=connect_timeout + read_timeout)
+        return cls(client, deadline, attempt_seconds=CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS)
 
     def image_versions(self, request: LookupRequest) -> Iterator[ImageVersionRef]:
         """Yield every version ListImages reports for the request's name, owner and filters.

@@ -8,9 +8,9 @@ from typing import Any
 
 import botocore.session
 import pytest
+
 from image_lookup.errors import InvalidInputError, NoMatchingImageError
 from image_lookup.outputs import DATA_KEYS
-
 from tests.fake_imagebuilder import ACCOUNT, REGION, FakeBuild, FakeImageBuilder
 
 Invoke = Callable[..., dict[str, Any]]
@@ -20,8 +20,9 @@ NAME = "golden-al2023"
 def model_page_size() -> int:
     """maxResults' upper bound in the installed botocore's model (100 now, 25 in 1.34)."""
     model = botocore.session.get_session().get_service_model("imagebuilder")
-    members = model.operation_model("ListImages").input_shape.members
-    return min(100, int(members["maxResults"].metadata["max"]))
+    shape = model.operation_model("ListImages").input_shape
+    assert shape is not None
+    return min(100, int(shape.members["maxResults"].metadata["max"]))
 
 
 def arn(version: str, account: str = ACCOUNT, name: str = NAME) -> str:
