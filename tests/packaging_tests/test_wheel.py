@@ -1,0 +1,114 @@
+"""The wheel end to end: install it in a fresh venv outside the repo and use it from another app."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.fake_imagebuilder import FakeImageBuilder
+
+ROOT = Path(__file__).resolve().parents[2]
+CONSUMER_APP = """
+import aws_cdk as cdk
+from constructs_lib import ImageOwner, LatestImageBuild
+
+app = cdk.App(outdir="cdk.out")
+stack = cdk.Stack(app, "Consumer")
+LatestImageBuild(stack, "Base", image_name="amazon-linux-2023-x86", owner=ImageOwner.AMAZON)
+app.synth()
+"""
+
+pytestmark = pytest.mark.synth
+
+
+def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dist = tmp_path_factory.mktemp("dist")
+    run(
+        sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", dist, ROOT, cwd=dist
+    )
+    (built,) = dist.glob("latest_image_build-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
+    """A fresh venv outside the repo with only the wheel (and its dependencies) installed."""
+    venv = tmp_path_factory.mktemp("consumer-venv")
+    run(sys.executable, "-m", "venv", venv, cwd=venv)
+    pip = venv / "bin" / "pip"
+    # --no-compile: byte-compiling aws-cdk-lib takes most of the install time
+    constraints = ROOT / "constraints.txt"
+    run(pip, "install", "-q", "--no-compile", "-c", constraints, wheel, cwd=venv)
+    return venv
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return env
+
+
+def test_wheel_holds_both_packages_and_nothing_else(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {name.split("/")[0] for name in names if not name.endswith(".dist-info/RECORD")}
+    assert {n for n in top_level if not n.endswith(".dist-info")} == {
+        "constructs_lib",
+        "image_lookup",
+    }
+    assert "constructs_lib/py.typed" in names and "image_lookup/py.typed" in names
+    assert "image_lookup/handler.py" in names
+    metadata = next(n for n in names if n.endswith("METADATA"))
+    requires = [
+        line for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+        if line.startswith("Requires-Dist:")
+    ]  # fmt: skip
+    assert any(r.startswith("Requires-Dist: aws-cdk-lib") and ">=" in r for r in requires)
+    assert not any("==" in r for r in requires)  # ranges for users, pins only in the repo
+
+
+def test_another_app_synthesizes_with_the_installed_wheel(installed: Path, tmp_path: Path) -> None:
+    python = installed / "bin" / "python"
+    location = run(python, "-c", "import image_lookup; print(image_lookup.__file__)", cwd=tmp_path)
+    assert location.startswith(str(installed)), location  # not the repo's copy
+    (tmp_path / "app.py").write_text(CONSUMER_APP)
+    run(python, "app.py", cwd=tmp_path, env=clean_env())
+    template = json.loads((tmp_path / "cdk.out" / "Consumer.template.json").read_text())
+    handler = next(
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]["Handler"] == "image_lookup.handler.on_event"
+    )
+    asset_hash = handler["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    asset_dir = tmp_path / "cdk.out" / f"asset.{asset_hash}"
+    files = sorted(str(p.relative_to(asset_dir)) for p in asset_dir.rglob("*") if p.is_file())
+    assert "image_lookup/handler.py" in files
+    assert all(f.startswith("image_lookup/") and f.endswith(".py") for f in files), files
+    packaged = {
+        p.name for p in (installed / "lib").glob("python3*/site-packages/image_lookup/*.py")
+    }
+    assert {Path(f).name for f in files} == packaged
+
+
+def test_console_command_matches_python_m(installed: Path, fake: FakeImageBuilder) -> None:
+    fake.add("golden", "1.4.0")
+    fake.add("golden", "1.10.0")
+    args = ["--name", "golden", "--version", "1.x.x", "--region", "us-east-1"]
+    command = run(installed / "bin" / "latest-image-build", *args, cwd=installed)
+    module = run(installed / "bin" / "python", "-m", "image_lookup", *args, cwd=installed)
+    assert command == module
+    assert json.loads(command)["BuildVersion"] == "1.10.0/1"
