@@ -1,4 +1,4 @@
-"""Random and hostile property values: a valid resolution or a clear one-line error, nothing else."""
+"""Random and hostile property values: a valid resolution or a clear one-line error."""
 
 from __future__ import annotations
 
