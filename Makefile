@@ -31,6 +31,7 @@ $(OLD_BOTO_VENV)/.installed: requirements-boto134.txt
 
 ## Synthesize the example app into cdk.out/ and print what it made.
 synth: setup
+	rm -rf cdk.out
 	$(RUN) cdk synth --no-notices
 	@echo "--- cdk.out/"
 	@ls -l cdk.out

@@ -125,31 +125,57 @@ class LatestImageBuild(Construct):
             service_timeout=SERVICE_TIMEOUT,
         )
 
-        #: Build ARN, ``arn:...:image/name/1.2.3/4`` (also what ``Ref`` returns).
-        self.image_build_version_arn: str = self._attribute("ImageBuildVersionArn")
-        #: Version ARN, ``arn:...:image/name/1.2.3``.
-        self.image_version_arn: str = self._attribute("ImageVersionArn")
-        #: Semantic version, ``1.2.3``.
-        self.version: str = self._attribute("Version")
-        #: Build version, ``1.2.3/4``.
-        self.build_version: str = self._attribute("BuildVersion")
-        #: AMI id in the stack's region ("" for container images or when not distributed there).
-        self.ami_id: str = self._attribute("AmiId")
-        #: First container image URI in the stack's region ("" for AMIs).
-        self.container_image_uri: str = self._attribute("ContainerImageUri")
-        #: ``Linux``, ``Windows`` or ``macOS``.
-        self.platform: str = self._attribute("Platform")
-        #: OS version, e.g. ``Amazon Linux 2023``.
-        self.os_version: str = self._attribute("OsVersion")
-        #: ``AMI`` or ``DOCKER``.
-        self.image_type: str = self._attribute("ImageType")
-        #: When the build was created, as the service reports it.
-        self.date_created: str = self._attribute("DateCreated")
+    @property
+    def image_build_version_arn(self) -> str:
+        """Build ARN, ``arn:...:image/name/1.2.3/4`` (also what ``Ref`` returns)."""
+        return self._resource.get_att_string("ImageBuildVersionArn")
+
+    @property
+    def image_version_arn(self) -> str:
+        """Version ARN, ``arn:...:image/name/1.2.3``."""
+        return self._resource.get_att_string("ImageVersionArn")
+
+    @property
+    def version(self) -> str:
+        """Semantic version, ``1.2.3``."""
+        return self._resource.get_att_string("Version")
+
+    @property
+    def build_version(self) -> str:
+        """Build version, ``1.2.3/4``."""
+        return self._resource.get_att_string("BuildVersion")
+
+    @property
+    def ami_id(self) -> str:
+        """AMI id in the stack's region ("" for containers or when not distributed there)."""
+        return self._resource.get_att_string("AmiId")
+
+    @property
+    def container_image_uri(self) -> str:
+        """First container image URI in the stack's region ("" for AMIs)."""
+        return self._resource.get_att_string("ContainerImageUri")
+
+    @property
+    def platform(self) -> str:
+        """``Linux``, ``Windows`` or ``macOS``."""
+        return self._resource.get_att_string("Platform")
+
+    @property
+    def os_version(self) -> str:
+        """OS version, e.g. ``Amazon Linux 2023``."""
+        return self._resource.get_att_string("OsVersion")
+
+    @property
+    def image_type(self) -> str:
+        """``AMI`` or ``DOCKER``."""
+        return self._resource.get_att_string("ImageType")
+
+    @property
+    def date_created(self) -> str:
+        """When the build was created, as the service reports it."""
+        return self._resource.get_att_string("DateCreated")
 
     @property
     def resource(self) -> CustomResource:
         """The underlying ``Custom::LatestImageBuild`` resource."""
         return self._resource
-
-    def _attribute(self, name: str) -> str:
-        return self._resource.get_att_string(name)

@@ -75,6 +75,8 @@ class LookupProvider(Construct):
             ),
         )
 
+        #: The provider framework's function ARN, for ``CustomResource(service_token=...)``.
+        self.service_token: str = self.provider.service_token
         for function in (self.handler, self.provider.node.find_child("framework-onEvent")):
             _depend_on_policy_only(function)  # type: ignore[arg-type]
         acknowledge_finding(
@@ -108,40 +110,36 @@ class LookupProvider(Construct):
             return existing
         return cls(stack, PROVIDER_ID)
 
-    @property
-    def service_token(self) -> str:
-        """The provider framework's function ARN, for ``CustomResource(service_token=...)``."""
-        return self.provider.service_token
-
     def allow_lookup(self, *, owner: str, region: str, list_builds: bool) -> None:
         """Grant the build-level reads a lookup of ``owner``'s images in ``region`` needs."""
-        stack = Stack.of(self)
         if Token.is_unresolved(owner):
             account = "*"
         else:
-            account = _OWNER_ACCOUNTS.get(owner, "*") or stack.account
-        image_arns = stack.format_arn(
+            account = _OWNER_ACCOUNTS.get(owner, "*") or Stack.of(self).account
+        actions = ["imagebuilder:GetImage"]
+        if list_builds:
+            actions.append("imagebuilder:ListImageBuildVersions")
+        for action in actions:
+            if (action, account, region) not in self._granted:
+                self._granted.add((action, account, region))
+                self._grant_on_images(action, account, region)
+
+    def _grant_on_images(self, action: str, account: str, region: str) -> None:
+        image_arns = Stack.of(self).format_arn(
             service="imagebuilder",
             region=region,
             account=account,
             resource="image",
             resource_name="*",
         )
-        actions = ["imagebuilder:GetImage"]
-        if list_builds:
-            actions.append("imagebuilder:ListImageBuildVersions")
-        for action in actions:
-            if (action, account, region) in self._granted:
-                continue
-            self._granted.add((action, account, region))
-            self.role.add_to_policy(iam.PolicyStatement(actions=[action], resources=[image_arns]))
-            acknowledge_finding(
-                self.role.node.find_child("DefaultPolicy"),
-                "AwsSolutions::AwsSolutions-IAM5",
-                f"Resource::{image_arns}",
-                f"{action} is scoped to images of one owner account and region; the image "
-                "name is only known at deploy time",
-            )
+        self.role.add_to_policy(iam.PolicyStatement(actions=[action], resources=[image_arns]))
+        acknowledge_finding(
+            self.role.node.find_child("DefaultPolicy"),
+            "AwsSolutions::AwsSolutions-IAM5",
+            f"Resource::{image_arns}",
+            f"{action} is scoped to images of one owner account and region; the image "
+            "name is only known at deploy time",
+        )
 
 
 def _depend_on_policy_only(function: lambda_.Function) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 from image_lookup.selector import SemVer, VersionSelector, format_version
 
@@ -30,8 +30,7 @@ USABLE_STATES = frozenset({"AVAILABLE"})
 USABLE_STATES_WITH_DEPRECATED = frozenset({"AVAILABLE", "DEPRECATED"})
 
 
-@dataclass(frozen=True)
-class LookupRequest:
+class LookupRequest(NamedTuple):
     """What to look up: one image name, a selector and optional filters."""
 
     image_name: str
@@ -55,8 +54,7 @@ class LookupRequest:
         )
 
 
-@dataclass(frozen=True)
-class ImageVersionRef:
+class ImageVersionRef(NamedTuple):
     """One version of an image as ListImages reports it."""
 
     arn: str
@@ -72,8 +70,7 @@ class ImageVersionRef:
         return format_version(self.version)
 
 
-@dataclass(frozen=True)
-class AmiOutput:
+class AmiOutput(NamedTuple):
     """One AMI a build distributed: region, account and id."""
 
     region: str
@@ -81,16 +78,14 @@ class AmiOutput:
     account_id: str = ""
 
 
-@dataclass(frozen=True)
-class ContainerOutput:
+class ContainerOutput(NamedTuple):
     """Container image URIs a build pushed in one region."""
 
     region: str
     image_uris: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class ImageBuild:
+class ImageBuild(NamedTuple):
     """One build of a version (``1.2.3/4``) with its state and outputs."""
 
     arn: str
@@ -102,8 +97,8 @@ class ImageBuild:
     platform: str = ""
     os_version: str = ""
     date_created: str = ""
-    amis: tuple[AmiOutput, ...] = field(default_factory=tuple)
-    containers: tuple[ContainerOutput, ...] = field(default_factory=tuple)
+    amis: tuple[AmiOutput, ...] = ()
+    containers: tuple[ContainerOutput, ...] = ()
 
     @property
     def build_version_text(self) -> str:

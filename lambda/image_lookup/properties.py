@@ -6,7 +6,6 @@ booleans), so each value is checked as text before any API call is made.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
@@ -18,11 +17,13 @@ from image_lookup.selector import parse_selector
 DEFAULT_SELECTOR = "x.x.x"
 T = TypeVar("T")
 
-#: Image Builder's ResourceName pattern (3..128 characters; inner spaces allowed).
-IMAGE_NAME_RE = re.compile(r"^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$")
-#: Image Builder's FilterValue pattern, less "*": only the name filter honours wildcards.
-FILTER_VALUE_RE = re.compile(r'^[0-9a-zA-Z./_ :,{}"-]{1,1024}$')
-REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
+# Character sets of Image Builder's patterns, checked with str methods (no regex to compile).
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+#: ResourceName: ^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$
+_NAME_EDGE_CHARS = _ALNUM | frozenset("-_")
+_NAME_CHARS = _NAME_EDGE_CHARS | frozenset(" ")
+#: FilterValue: ^[0-9a-zA-Z./_ :,{}"*-]{1,1024}$ less "*": only the name filter takes wildcards.
+_FILTER_CHARS = _ALNUM | frozenset('./_ :,{}"-')
 
 _BOOLEAN_TEXT = {"true": True, "false": False}
 # ServiceToken is added by CloudFormation; RefreshToken only exists to force an update.
@@ -70,7 +71,13 @@ def parse_properties(properties: Mapping[str, Any]) -> LookupRequest:
 
 def validate_image_name(name: str) -> str:
     """Return ``name`` when it is a valid Image Builder image name, else raise."""
-    if not IMAGE_NAME_RE.match(name):
+    valid = (
+        3 <= len(name) <= 128
+        and _NAME_CHARS.issuperset(name)
+        and name[0] in _NAME_EDGE_CHARS
+        and name[-1] in _NAME_EDGE_CHARS
+    )
+    if not valid:
         raise InvalidInputError(
             f"invalid image name {show_value(name)}: Image Builder names are 3-128 characters "
             "of letters, digits, '-', '_' and inner spaces"
@@ -96,8 +103,17 @@ def parse_image_type(text: str) -> ImageType:
 
 
 def validate_region(text: str) -> str:
-    """Return ``text`` when it looks like a region name (``eu-west-1``), else raise."""
-    if not REGION_RE.match(text):
+    """Return ``text`` when it looks like a region name (``eu-west-1``, ``us-gov-west-1``)."""
+    parts = text.split("-")
+    valid = (
+        len(parts) >= 3
+        and len(parts[0]) == 2
+        and all(part.isascii() and part.isalpha() and part.islower() for part in parts[:-1])
+        and parts[-1].isascii()
+        and parts[-1].isdigit()
+        and len(parts[-1]) <= 2
+    )
+    if not valid:
         raise InvalidInputError(
             f"invalid region {show_value(text)}: expected a name like eu-west-1"
         )
@@ -106,7 +122,7 @@ def validate_region(text: str) -> str:
 
 def validate_filter_value(label: str, text: str) -> str:
     """Return ``text`` when Image Builder accepts it as a filter value, else raise."""
-    if not FILTER_VALUE_RE.match(text):
+    if not (1 <= len(text) <= 1024 and _FILTER_CHARS.issuperset(text)):
         raise InvalidInputError(
             f"invalid {label} {show_value(text)}: letters, digits, spaces and . / _ : , - only"
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from image_lookup.errors import NoMatchingImageError
 from image_lookup.imagebuilder_api import ImageBuilderGateway
@@ -11,8 +11,7 @@ from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest, Owne
 from image_lookup.selection import Candidates, pick_build, rank_candidates, summarize_versions
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):
     """The winning build, the version it belongs to, and what was considered."""
 
     build: ImageBuild

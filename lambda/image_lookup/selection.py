@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest
 from image_lookup.selector import SemVer, format_version
 
 
-@dataclass(frozen=True)
-class Candidates:
+class Candidates(NamedTuple):
     """Versions of the exact image name, split into those the selector matches and the rest."""
 
     matching: tuple[ImageVersionRef, ...]

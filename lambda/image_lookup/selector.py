@@ -2,37 +2,25 @@
 
 Pure functions only: no I/O, no AWS. Image Builder versions have three nodes
 (``major.minor.patch``) assigned by the user and a fourth, the build number,
-assigned by the service (``1.2.3/4``).
+assigned by the service (``1.2.3/4``). Parsing uses ``str`` methods rather than
+regular expressions: it runs for every listed version and keeps import time low.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from image_lookup.errors import InvalidInputError, show_value
 
 #: Largest value Image Builder accepts in a version node (2**30 - 1).
 MAX_NODE = 1073741823
 WILDCARD = "x"
-
-# Selectors are strict (no leading zeros); versions the service reports are read leniently.
-_NODE_PATTERN = r"(0|[1-9][0-9]{0,9})"
-_SERVICE_NODE = r"([0-9]{1,10})"
-_VERSION_RE = re.compile(rf"^{_SERVICE_NODE}\.{_SERVICE_NODE}\.{_SERVICE_NODE}$")
-_BUILD_VERSION_RE = re.compile(
-    rf"^{_SERVICE_NODE}\.{_SERVICE_NODE}\.{_SERVICE_NODE}/{_SERVICE_NODE}$"
-)
-_SELECTOR_RE = re.compile(
-    rf"^(?:x\.x\.x|{_NODE_PATTERN}\.x\.x|{_NODE_PATTERN}\.{_NODE_PATTERN}\.x"
-    rf"|{_NODE_PATTERN}\.{_NODE_PATTERN}\.{_NODE_PATTERN})$"
-)
+_DIGITS = frozenset("0123456789")
 
 SemVer = tuple[int, int, int]
 
 
-@dataclass(frozen=True)
-class VersionSelector:
+class VersionSelector(NamedTuple):
     """A parsed selector: the fixed leading nodes; the rest are wildcards."""
 
     text: str
@@ -42,52 +30,59 @@ class VersionSelector:
         """True when ``version`` agrees with every fixed node of the selector."""
         return version[: len(self.fixed)] == self.fixed
 
-    @property
-    def is_exact(self) -> bool:
-        """True for a selector with no wildcard, such as ``1.2.3``."""
-        return len(self.fixed) == 3
-
 
 def parse_selector(text: str) -> VersionSelector:
     """Parse ``x.x.x``, ``1.x.x``, ``1.2.x`` or ``1.2.3``; raise InvalidInputError otherwise."""
-    if not isinstance(text, str) or not _SELECTOR_RE.match(text):
+    nodes = text.split(".") if isinstance(text, str) else []
+    first_wildcard = nodes.index(WILDCARD) if WILDCARD in nodes else len(nodes)
+    fixed = [_node(node, strict=True) for node in nodes[:first_wildcard]]
+    wildcards_only_to_the_right = all(node == WILDCARD for node in nodes[first_wildcard:])
+    if len(nodes) != 3 or None in fixed or not wildcards_only_to_the_right:
         raise InvalidInputError(
             f"invalid version selector {show_value(text)}: use x.x.x, 1.x.x, 1.2.x or 1.2.3 "
             f"(numbers 0..{MAX_NODE}, lowercase x, wildcards only to the right)"
         )
-    nodes = text.split(".")
-    fixed = tuple(int(node) for node in nodes if node != WILDCARD)
-    if any(node > MAX_NODE for node in fixed):
-        raise InvalidInputError(
-            f"invalid version selector {show_value(text)}: each number must be 0..{MAX_NODE}"
-        )
-    return VersionSelector(text=text, fixed=fixed)
+    return VersionSelector(text=text, fixed=tuple(n for n in fixed if n is not None))
 
 
 def parse_version(text: object) -> SemVer | None:
     """Parse ``1.2.3`` into a tuple, or return None when it is not a valid version."""
     if not isinstance(text, str):
         return None
-    match = _VERSION_RE.match(text)
-    if match is None:
+    nodes = text.split(".")
+    if len(nodes) != 3:
         return None
-    version = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    return version if max(version) <= MAX_NODE else None
+    major, minor, patch = (_node(node, strict=False) for node in nodes)
+    if major is None or minor is None or patch is None:
+        return None
+    return major, minor, patch
 
 
 def parse_build_version(text: object) -> tuple[SemVer, int] | None:
     """Parse ``1.2.3/4`` into ``((1, 2, 3), 4)``, or None when it is not a build version."""
-    if not isinstance(text, str):
+    if not isinstance(text, str) or text.count("/") != 1:
         return None
-    match = _BUILD_VERSION_RE.match(text)
-    if match is None:
+    version_text, build_text = text.split("/")
+    version = parse_version(version_text)
+    build = _node(build_text, strict=False)
+    if version is None or build is None:
         return None
-    version = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    if max(version) > MAX_NODE:
-        return None
-    return version, int(match.group(4))
+    return version, build
 
 
 def format_version(version: SemVer) -> str:
     """Format a version tuple as ``major.minor.patch``."""
     return f"{version[0]}.{version[1]}.{version[2]}"
+
+
+def _node(text: str, *, strict: bool) -> int | None:
+    """One node, 0..MAX_NODE in ASCII digits; ``strict`` also refuses leading zeros.
+
+    Selectors are strict; versions the service reports are read leniently.
+    """
+    if not text or len(text) > 10 or not _DIGITS.issuperset(text):
+        return None
+    if strict and len(text) > 1 and text[0] == "0":
+        return None
+    number = int(text)
+    return number if number <= MAX_NODE else None

@@ -1,0 +1,102 @@
+"""Property parsing, and the str-based validators checked against the service model's regexes."""
+
+from __future__ import annotations
+
+import re
+
+import botocore.session
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from image_lookup.errors import InvalidInputError
+from image_lookup.models import ImageType, Owner
+from image_lookup.properties import (
+    parse_properties,
+    validate_filter_value,
+    validate_image_name,
+    validate_region,
+)
+
+SHAPES = botocore.session.get_session().get_service_model("imagebuilder")
+NAME_PATTERN = re.compile(SHAPES.shape_for("ResourceName").metadata["pattern"])
+FILTER_PATTERN = re.compile(SHAPES.shape_for("FilterValue").metadata["pattern"])
+name_like = st.text(alphabet="abcXYZ019-_ *.é\n", max_size=140)
+
+
+def accepts(check: object, value: str) -> bool:
+    try:
+        check(value)  # type: ignore[operator]
+    except InvalidInputError:
+        return False
+    return True
+
+
+@given(name_like)
+def test_image_names_agree_with_the_service_pattern(name: str) -> None:
+    assert accepts(validate_image_name, name) == bool(NAME_PATTERN.fullmatch(name))
+
+
+@given(st.text(alphabet='aZ09./_ :,{}"-*é\n', max_size=30))
+def test_filter_values_agree_with_the_service_pattern_less_wildcards(value: str) -> None:
+    expected = bool(FILTER_PATTERN.fullmatch(value)) and "*" not in value
+    assert accepts(lambda v: validate_filter_value("platform", v), value) == expected
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-central-2", "us-gov-west-1", "cn-north-1"])
+def test_region_names(region: str) -> None:
+    assert validate_region(region) == region
+
+
+@pytest.mark.parametrize(
+    "region", ["mars-1", "us-east", "US-EAST-1", "us-east-123", "us--1", "ü1-x-1"]
+)
+def test_bad_region_names(region: str) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(repr(region))):
+        validate_region(region)
+
+
+def test_full_properties() -> None:
+    request = parse_properties(
+        {
+            "ServiceToken": "arn:aws:lambda:us-east-1:1:function:f",
+            "ImageName": "Amazon Linux 2023 x86",
+            "VersionSelector": "1.2.x",
+            "Owner": "Amazon",
+            "Platform": "Linux",
+            "OsVersion": "Amazon Linux 2023",
+            "ImageType": "DOCKER",
+            "IncludeDeprecated": "True",
+            "Region": "eu-west-1",
+            "RefreshToken": "1700000000",
+        }
+    )
+    assert request.owner is Owner.AMAZON and request.image_type is ImageType.DOCKER
+    assert request.selector.fixed == (1, 2) and request.include_deprecated
+    assert (request.platform, request.os_version, request.region) == (
+        "Linux",
+        "Amazon Linux 2023",
+        "eu-west-1",
+    )
+
+
+def test_defaults_and_empty_strings() -> None:
+    request = parse_properties({"ImageName": "golden", "Platform": "", "Region": ""})
+    assert request.selector.text == "x.x.x" and request.owner is Owner.SELF
+    assert request.platform is None and request.region is None and not request.include_deprecated
+
+
+@pytest.mark.parametrize(
+    ("props", "shown"),
+    [
+        ({}, "ImageName is required"),
+        ({"ImageName": "golden", "Owner": "self"}, "'self'"),
+        ({"ImageName": "golden", "ImageType": "ami"}, "'ami'"),
+        ({"ImageName": "golden", "IncludeDeprecated": "yes"}, "'yes'"),
+        ({"ImageName": "golden", "Typo": "1"}, "'Typo'"),
+        ({"ImageName": 7}, "7"),
+    ],
+)
+def test_bad_properties_name_the_value(props: dict[str, object], shown: str) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(shown)):
+        parse_properties(props)
