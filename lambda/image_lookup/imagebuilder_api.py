@@ -1,10 +1,18 @@
 """Every call this package makes to EC2 Image Builder, with retries and paging.
 
-The SDK's own retries are switched off (one attempt per call): its legacy and
-standard modes retry a fixed number of times whatever time the function has
-left, and neither treats Image Builder's ``CallRateLimitExceededException`` as
-throttling. Here each call is retried with full-jitter backoff for as long as
-the deadline allows, then fails with a one-line reason.
+The SDK's own retries are switched off (one attempt per call) because neither of
+its modes fits a custom resource with a deadline:
+
+* ``standard`` (the default of current botocore) makes 3 attempts, backs off up to
+  20 s whatever time the function has left, and does not retry Image Builder's
+  ``CallRateLimitExceededException``: it is not in its throttling codes and 429 is
+  not among its transient statuses.
+* ``legacy`` (the default of botocore 1.34, bundled by older Lambda runtimes) makes
+  5 attempts with no regard for the remaining time either.
+
+Here each call is retried on throttling, 5xx and dropped connections with
+full-jitter backoff for as long as the deadline allows, then fails with a
+one-line reason.
 """
 
 from __future__ import annotations

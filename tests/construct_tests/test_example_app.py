@@ -165,3 +165,17 @@ def test_a_bare_rule_id_acknowledges_nothing(tmp_path: Path) -> None:
     )
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
+
+
+def test_the_librarys_acknowledgments_never_hide_a_users_finding(tmp_path: Path) -> None:
+    """The same finding id on the user's own role still fails: acknowledgments are scoped."""
+    app = build_app(outdir=str(tmp_path), context=cdk_json_context())
+    stack = cdk.Stack.of(app.node.find_child("GoldenImagePipeline"))
+    role = iam.Role(stack, "UserRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"))
+    role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=["*"]))
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    violations = validation_report(str(tmp_path))["pluginReports"][0]["violations"]
+    assert [v["ruleName"] for v in violations] == ["AwsSolutions-IAM5[Resource::*]"]
+    paths = [c["constructPath"] for c in violations[0]["violatingConstructs"]]
+    assert paths == ["GoldenImagePipeline/UserRole/DefaultPolicy/Resource"]

@@ -343,3 +343,28 @@ def test_one_structured_line_per_lookup_without_the_response_url(
     assert failed["outcome"] == "failed" and "7.x.x" in failed["reason"]
     assert "X-Amz-Signature" not in caplog.text
     assert "cloudformation-custom-resource-response" not in caplog.text
+
+
+# ----- why the SDK's retries are not enough ----------------------------------------------
+
+
+def test_sdk_standard_mode_does_not_retry_call_rate_limit(fake: FakeImageBuilder) -> None:
+    """Documents the SDK behaviour the gateway's own retry loop exists for."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    client = boto3.session.Session().client(
+        "imagebuilder", config=Config(retries={"mode": "standard"})
+    )
+    fake.fail_next("ListImages", 1, "CallRateLimitExceededException", 429)
+    with pytest.raises(ClientError, match="CallRateLimitExceededException"):
+        client.list_images()
+    assert fake.count("ListImages") == 1  # no retry at all
+
+
+def test_gateway_retries_call_rate_limit(fake: FakeImageBuilder, invoke: Invoke) -> None:
+    fake.add(NAME, "1.0.0")
+    fake.fail_next("ListImages", 2, "CallRateLimitExceededException", 429)
+    assert invoke(ImageName=NAME)["Data"]["Version"] == "1.0.0"
+    assert fake.count("ListImages") == 3
