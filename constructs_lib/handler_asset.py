@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,13 +28,22 @@ def handler_package_dir() -> Path:
 def staged_handler_asset() -> str:
     """A folder holding only ``image_lookup/*.py``: no tests, caches or docs in the asset.
 
-    Its content depends only on the package's sources, so the asset hash (and the
-    template) is the same on every synth.
+    The folder is named after a hash of the sources, so every synth on a machine
+    reuses one folder, and the asset hash (and the template) stays the same.
     """
-    source = handler_package_dir()
-    staging = Path(tempfile.mkdtemp(prefix="latest-image-build-asset-"))
-    target = staging / HANDLER_PACKAGE
-    target.mkdir()
-    for module in sorted(source.glob("*.py")):
-        shutil.copyfile(module, target / module.name)
+    modules = sorted(handler_package_dir().glob("*.py"))
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(module.name.encode() + b"\0" + module.read_bytes() + b"\0")
+    staging = Path(tempfile.gettempdir()) / f"latest-image-build-asset-{digest.hexdigest()[:20]}"
+    if not staging.is_dir():
+        # build beside it, then rename: a concurrent synth never sees a half-written folder
+        partial = Path(tempfile.mkdtemp(prefix=staging.name + "-", dir=staging.parent))
+        (partial / HANDLER_PACKAGE).mkdir()
+        for module in modules:
+            shutil.copyfile(module, partial / HANDLER_PACKAGE / module.name)
+        try:
+            os.rename(partial, staging)
+        except OSError:  # another process staged the same sources first
+            shutil.rmtree(partial, ignore_errors=True)
     return str(staging)
