@@ -63,7 +63,7 @@ MAX_CONNECTION_RETRIES = 2
 #: A listing may be restarted once when the service rejects its own page token.
 MAX_LISTING_RESTARTS = 1
 
-_THROTTLING_CODES = frozenset(
+_RETRYABLE_CODES = frozenset(
     {
         "ThrottlingException",
         "Throttling",
@@ -85,7 +85,6 @@ _ACCESS_DENIED_CODES = frozenset(
         "AccessDenied",
         "ForbiddenException",
         "UnauthorizedOperation",
-        "UnrecognizedClientException",
     }
 )
 NOT_FOUND_CODE = "ResourceNotFoundException"
@@ -226,12 +225,16 @@ class ImageBuilderGateway:
         attempts = 0
         connection_failures = 0
         last_failure = "none"
+        delay = 0.0
         while True:
-            if self._deadline.seconds_left() < self._attempt_seconds:
+            if self._deadline.seconds_left() - delay < self._attempt_seconds:
                 raise DeadlineExceededError(
                     f"gave up on {operation} in region {self.region} after {attempts} attempts "
                     f"to leave time before the function's timeout; last failure: {last_failure}"
                 )
+            if attempts:
+                self.retries += 1
+                self._sleep(delay)
             attempts += 1
             self.calls += 1
             try:
@@ -247,7 +250,7 @@ class ImageBuilderGateway:
                         f"access denied to imagebuilder:{operation} in region {self.region} "
                         f"({code}): grant imagebuilder:{operation} to the lookup function's role"
                     ) from error
-                if code not in _THROTTLING_CODES and status not in _RETRYABLE_STATUS:
+                if code not in _RETRYABLE_CODES and status not in _RETRYABLE_STATUS:
                     message = error.response.get("Error", {}).get("Message", "")
                     raise ServiceError(f"{operation} failed: {code}: {message}") from error
                 last_failure = f"{code} (HTTP {status})"
@@ -261,14 +264,8 @@ class ImageBuilderGateway:
                     ) from error
             except (BotoConnectionError, HTTPClientError) as error:
                 last_failure = f"{type(error).__name__}: {one_line(str(error), 200)}"
-            self.retries += 1
+            # full jitter: a random wait up to an exponentially growing, capped ceiling
             delay = self._jitter() * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempts)
-            if self._deadline.seconds_left() - delay < self._attempt_seconds:
-                raise DeadlineExceededError(
-                    f"gave up on {operation} in region {self.region} after {attempts} attempts "
-                    f"to leave time before the function's timeout; last failure: {last_failure}"
-                )
-            self._sleep(delay)
 
 
 @functools.lru_cache(maxsize=1)

@@ -368,3 +368,22 @@ def test_gateway_retries_call_rate_limit(fake: FakeImageBuilder, invoke: Invoke)
     fake.fail_next("ListImages", 2, "CallRateLimitExceededException", 429)
     assert invoke(ImageName=NAME)["Data"]["Version"] == "1.0.0"
     assert fake.count("ListImages") == 3
+
+
+def test_backoff_is_exponential_capped_and_jittered(fake: FakeImageBuilder) -> None:
+    from image_lookup.deadline import Deadline
+    from image_lookup.imagebuilder_api import ImageBuilderGateway
+    from image_lookup.properties import parse_properties
+
+    fake.add(NAME, "1.0.0")
+    fake.fail_next("ListImages", 6)
+    sleeps: list[float] = []
+    template = ImageBuilderGateway.for_region("us-east-1", Deadline(budget_seconds=600))
+    gateway = ImageBuilderGateway(
+        template._client, Deadline(budget_seconds=600), sleep=sleeps.append, jitter=lambda: 0.5
+    )
+    versions = list(gateway.image_versions(parse_properties({"ImageName": NAME})))
+    assert [v.version_text for v in versions] == ["1.0.0"]
+    ceiling = [min(imagebuilder_api.BACKOFF_CAP_SECONDS, 0.2 * 2**n) for n in range(1, 7)]
+    assert sleeps == pytest.approx([0.5 * c for c in ceiling])
+    assert (gateway.calls, gateway.retries) == (7, 6)
