@@ -22,8 +22,9 @@ _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567
 #: ResourceName: ^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$
 _NAME_EDGE_CHARS = _ALNUM | frozenset("-_")
 _NAME_CHARS = _NAME_EDGE_CHARS | frozenset(" ")
-#: FilterValue: ^[0-9a-zA-Z./_ :,{}"*-]{1,1024}$ less "*": only the name filter takes wildcards.
-_FILTER_CHARS = _ALNUM | frozenset('./_ :,{}"-')
+#: FilterValue as every SDK model allows it (older ones lack ,{}"), less "*": only the name
+#: filter takes wildcards.
+_FILTER_CHARS = _ALNUM | frozenset("./_ :-")
 
 _BOOLEAN_TEXT = {"true": True, "false": False}
 # ServiceToken is added by CloudFormation; RefreshToken only exists to force an update.
@@ -124,7 +125,7 @@ def validate_filter_value(label: str, text: str) -> str:
     """Return ``text`` when Image Builder accepts it as a filter value, else raise."""
     if not (1 <= len(text) <= 1024 and _FILTER_CHARS.issuperset(text)):
         raise InvalidInputError(
-            f"invalid {label} {show_value(text)}: letters, digits, spaces and . / _ : , - only"
+            f"invalid {label} {show_value(text)}: letters, digits, spaces and . / _ : - only"
         )
     return text
 
