@@ -33,6 +33,12 @@ def check_literal(prop: str, value: Any, check: Callable[[str], object], require
         check(value)
 
 
+def check_flag(prop: str, value: Any) -> None:
+    """``True`` or ``False``, nothing truthy in their place."""
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{prop} must be True or False, got {show_value(value)}")
+
+
 def check_props(
     *,
     image_name: Any,
@@ -42,6 +48,8 @@ def check_props(
     platform: Any | None,
     os_version: Any | None,
     region: Any | None,
+    include_deprecated: Any,
+    refresh_on_every_deploy: Any,
 ) -> None:
     """Check every literal construct input; the first bad one raises."""
     check_literal("image_name", image_name, validate_image_name, required=True)
@@ -51,3 +59,5 @@ def check_props(
     check_literal("platform", platform, lambda v: validate_filter_value("platform", v), False)
     check_literal("os_version", os_version, lambda v: validate_filter_value("os_version", v), False)
     check_literal("region", region, validate_region, required=False)
+    check_flag("include_deprecated", include_deprecated)
+    check_flag("refresh_on_every_deploy", refresh_on_every_deploy)

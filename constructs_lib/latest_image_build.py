@@ -10,27 +10,11 @@ from constructs import Construct
 
 from constructs_lib._validation import check_props
 from constructs_lib.lookup_provider import LookupProvider
+from image_lookup.models import ImageOwner, ImageType
 
 RESOURCE_TYPE = "Custom::LatestImageBuild"
 #: CloudFormation gives up on the custom resource after this long (its default is 1 hour).
 SERVICE_TIMEOUT = Duration.minutes(5)
-
-
-class ImageOwner(str, Enum):
-    """Who owns the image; the values are the ListImages API's ``owner`` strings."""
-
-    SELF = "Self"
-    SHARED = "Shared"
-    AMAZON = "Amazon"
-    THIRD_PARTY = "ThirdParty"
-    AWS_MARKETPLACE = "AWSMarketplace"
-
-
-class ImageType(str, Enum):
-    """What the image's builds produce."""
-
-    AMI = "AMI"
-    DOCKER = "DOCKER"
 
 
 class LatestImageBuild(Construct):
@@ -91,6 +75,8 @@ class LatestImageBuild(Construct):
             platform=platform,
             os_version=os_version,
             region=region,
+            include_deprecated=include_deprecated,
+            refresh_on_every_deploy=refresh_on_every_deploy,
         )
         if refresh_token is not None and refresh_on_every_deploy:
             raise ValueError(

@@ -10,7 +10,7 @@ import sys
 from image_lookup.deadline import Deadline
 from image_lookup.errors import ImageLookupError
 from image_lookup.lookup import lookup_image
-from image_lookup.models import Owner
+from image_lookup.models import ImageOwner
 from image_lookup.properties import DEFAULT_SELECTOR, parse_properties
 
 
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", default=DEFAULT_SELECTOR, help="selector (default x.x.x)")
     parser.add_argument(
         "--owner",
-        default=Owner.SELF.value,
+        default=ImageOwner.SELF.value,
         help="Self, Shared, Amazon, ThirdParty or AWSMarketplace (default Self)",
     )
     parser.add_argument("--platform", help="Windows, Linux or macOS")

@@ -8,8 +8,8 @@ from typing import NamedTuple
 from image_lookup.selector import SemVer, VersionSelector, format_version
 
 
-class Owner(str, Enum):
-    """Who owns the image, as the ListImages ``owner`` parameter spells it."""
+class ImageOwner(str, Enum):
+    """Who owns the image; the values are the ListImages API's ``owner`` strings."""
 
     SELF = "Self"
     SHARED = "Shared"
@@ -19,7 +19,7 @@ class Owner(str, Enum):
 
 
 class ImageType(str, Enum):
-    """What a build produces."""
+    """What the image's builds produce."""
 
     AMI = "AMI"
     DOCKER = "DOCKER"
@@ -35,7 +35,7 @@ class LookupRequest(NamedTuple):
 
     image_name: str
     selector: VersionSelector
-    owner: Owner = Owner.SELF
+    owner: ImageOwner = ImageOwner.SELF
     platform: str | None = None
     os_version: str | None = None
     image_type: ImageType | None = None

@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from image_lookup.errors import InvalidInputError, show_value
-from image_lookup.models import ImageType, LookupRequest, Owner
+from image_lookup.models import ImageOwner, ImageType, LookupRequest
 from image_lookup.selector import parse_selector
 
 DEFAULT_SELECTOR = "x.x.x"
@@ -61,7 +61,7 @@ def parse_properties(properties: Mapping[str, Any]) -> LookupRequest:
     return LookupRequest(
         image_name=validate_image_name(image_name),
         selector=parse_selector(_text(properties, "VersionSelector") or DEFAULT_SELECTOR),
-        owner=parse_owner(_text(properties, "Owner") or Owner.SELF.value),
+        owner=parse_owner(_text(properties, "Owner") or ImageOwner.SELF.value),
         platform=_optional(properties, "Platform", partial(validate_filter_value, "Platform")),
         os_version=_optional(properties, "OsVersion", partial(validate_filter_value, "OsVersion")),
         image_type=_optional(properties, "ImageType", parse_image_type),
@@ -86,12 +86,12 @@ def validate_image_name(name: str) -> str:
     return name
 
 
-def parse_owner(text: str) -> Owner:
-    """Map an API owner string (Self, Shared, Amazon, ThirdParty, AWSMarketplace) to Owner."""
-    for owner in Owner:
+def parse_owner(text: str) -> ImageOwner:
+    """Map an API owner string (Self, Shared, Amazon, ThirdParty, AWSMarketplace) to ImageOwner."""
+    for owner in ImageOwner:
         if owner.value == text:
             return owner
-    allowed = ", ".join(owner.value for owner in Owner)
+    allowed = ", ".join(owner.value for owner in ImageOwner)
     raise InvalidInputError(f"invalid owner {show_value(text)}: use one of {allowed}")
 
 

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from image_lookup.errors import NoMatchingImageError
 from image_lookup.imagebuilder_api import ImageBuilderGateway
-from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest, Owner
+from image_lookup.models import ImageBuild, ImageOwner, ImageVersionRef, LookupRequest
 from image_lookup.selection import Candidates, pick_build, rank_candidates, summarize_versions
 
 
@@ -36,7 +36,7 @@ def _builds_of(
     # Only an image's owner may list its builds; DEPRECATED builds are reachable
     # no other way. For everyone else GetImage on the version ARN returns the
     # newest AVAILABLE build in one call.
-    if request.include_deprecated and request.owner is Owner.SELF:
+    if request.include_deprecated and request.owner is ImageOwner.SELF:
         return gateway.builds(ref.arn)
     latest: ImageBuild | None = gateway.latest_available_build(ref.arn)
     return [latest] if latest is not None else []

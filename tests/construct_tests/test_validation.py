@@ -27,6 +27,9 @@ BAD_INPUTS = [
     ({"region": "mars-1"}, "'mars-1'"),
     ({"platform": "Linux*"}, "'Linux*'"),
     ({"refresh_token": "t1"}, "'t1'"),
+    ({"include_deprecated": "false"}, "'false'"),
+    ({"refresh_on_every_deploy": 0}, "0"),
+    ({"image_name": 42}, "42"),
 ]
 
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from image_lookup.errors import InvalidInputError
-from image_lookup.models import ImageType, Owner
+from image_lookup.models import ImageOwner, ImageType
 from image_lookup.properties import (
     parse_properties,
     validate_filter_value,
@@ -72,7 +72,7 @@ def test_full_properties() -> None:
             "RefreshToken": "1700000000",
         }
     )
-    assert request.owner is Owner.AMAZON and request.image_type is ImageType.DOCKER
+    assert request.owner is ImageOwner.AMAZON and request.image_type is ImageType.DOCKER
     assert request.selector.fixed == (1, 2) and request.include_deprecated
     assert (request.platform, request.os_version, request.region) == (
         "Linux",
@@ -83,7 +83,7 @@ def test_full_properties() -> None:
 
 def test_defaults_and_empty_strings() -> None:
     request = parse_properties({"ImageName": "golden", "Platform": "", "Region": ""})
-    assert request.selector.text == "x.x.x" and request.owner is Owner.SELF
+    assert request.selector.text == "x.x.x" and request.owner is ImageOwner.SELF
     assert request.platform is None and request.region is None and not request.include_deprecated
 
 
