@@ -24,13 +24,15 @@ def rank_candidates(listed: Iterable[ImageVersionRef], request: LookupRequest) -
     The service's name filter is a prefix/wildcard match and a page may carry
     other images, so the name and filters are checked again here.
     """
+    name = request.image_name
+    has_filters = bool(request.platform or request.os_version or request.image_type)
     by_version: dict[SemVer, ImageVersionRef] = {}
     for ref in listed:
-        if ref.name != request.image_name or not _filters_match(ref, request):
-            continue
-        by_version.setdefault(ref.version, ref)
+        if ref.name == name and (not has_filters or _filters_match(ref, request)):
+            by_version.setdefault(ref.version, ref)
     seen = sorted(by_version, reverse=True)
-    matching = tuple(by_version[v] for v in seen if request.selector.matches(v))
+    matches = request.selector.matches
+    matching = tuple(by_version[v] for v in seen if matches(v))
     return Candidates(matching=matching, seen_versions=tuple(seen))
 
 
