@@ -27,8 +27,9 @@ _NAME_CHARS = _NAME_EDGE_CHARS | frozenset(" ")
 _FILTER_CHARS = _ALNUM | frozenset("./_ :-")
 
 _BOOLEAN_TEXT = {"true": True, "false": False}
-# ServiceToken is added by CloudFormation; RefreshToken only exists to force an update.
-_KNOWN_KEYS = frozenset(
+#: Every property the resource takes. ServiceToken is added by CloudFormation; RefreshToken
+#: only exists to force an update.
+KNOWN_PROPERTIES = frozenset(
     {
         "ServiceToken",
         "ImageName",
@@ -50,10 +51,10 @@ def parse_properties(properties: Mapping[str, Any]) -> LookupRequest:
         raise InvalidInputError(
             f"ResourceProperties must be an object, got {show_value(properties)}"
         )
-    unknown = sorted(str(key) for key in properties if key not in _KNOWN_KEYS)
+    unknown = sorted(str(key) for key in properties if key not in KNOWN_PROPERTIES)
     if unknown:
         raise InvalidInputError(
-            f"unknown properties {show_value(unknown)}; known: {', '.join(sorted(_KNOWN_KEYS))}"
+            f"unknown properties {show_value(unknown)}; known: {', '.join(sorted(KNOWN_PROPERTIES))}"
         )
     image_name = _text(properties, "ImageName")
     if image_name is None:

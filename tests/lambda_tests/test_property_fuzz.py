@@ -10,21 +10,11 @@ from hypothesis import strategies as st
 from image_lookup.errors import MAX_REASON_LENGTH, ImageLookupError
 from image_lookup.handler import on_event
 from image_lookup.outputs import DATA_KEYS
+from image_lookup.properties import KNOWN_PROPERTIES
 from tests.conftest import FakeLambdaContext
 from tests.fake_imagebuilder import FakeImageBuilder
 
 NAME = "golden-al2023"
-KNOWN_KEYS = [
-    "ImageName",
-    "VersionSelector",
-    "Owner",
-    "Platform",
-    "OsVersion",
-    "ImageType",
-    "IncludeDeprecated",
-    "Region",
-    "RefreshToken",
-]
 plausible_text = st.sampled_from(
     [NAME, "x.x.x", "1.x.x", "1.0.x", "Self", "Amazon", "AMI", "DOCKER", "true", "false", "Linux",
      "us-east-1", "", " ", "1.x.3", "Self ", "TRUE"]
@@ -42,7 +32,7 @@ hostile_values = st.one_of(
     st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=2),
 )
 properties = st.dictionaries(
-    keys=st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=20)),
+    keys=st.one_of(st.sampled_from(sorted(KNOWN_PROPERTIES)), st.text(max_size=20)),
     values=hostile_values,
     max_size=8,
 )
