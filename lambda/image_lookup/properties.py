@@ -53,9 +53,8 @@ def parse_properties(properties: Mapping[str, Any]) -> LookupRequest:
         )
     unknown = sorted(str(key) for key in properties if key not in KNOWN_PROPERTIES)
     if unknown:
-        raise InvalidInputError(
-            f"unknown properties {show_value(unknown)}; known: {', '.join(sorted(KNOWN_PROPERTIES))}"
-        )
+        known = ", ".join(sorted(KNOWN_PROPERTIES))
+        raise InvalidInputError(f"unknown properties {show_value(unknown)}; known: {known}")
     image_name = _text(properties, "ImageName")
     if image_name is None:
         raise InvalidInputError("property ImageName is required")
