@@ -29,8 +29,13 @@ def check_literal(prop: str, value: Any, check: Callable[[str], object], require
         return
     if not isinstance(value, str):
         raise InvalidInputError(f"{prop} must be a string, got {show_value(value)}")
-    if not Token.is_unresolved(value):
+    try:
         check(value)
+    except InvalidInputError:
+        # Only now ask jsii whether it is a token (a round trip per call): valid literals,
+        # the common case, never pay for it; a token's text never passes the check.
+        if not Token.is_unresolved(value):
+            raise
 
 
 def check_flag(prop: str, value: Any) -> None:

@@ -85,12 +85,8 @@ class LatestImageBuild(Construct):
             )
         super().__init__(scope, id)
 
-        provider = LookupProvider.of(self)
-        provider.allow_lookup(
-            owner=owner_value,
-            region=region or Stack.of(self).region,
-            list_builds=include_deprecated,
-        )
+        provider = LookupProvider.of(Stack.of(self))
+        provider.allow_lookup(owner=owner_value, region=region, list_builds=include_deprecated)
         properties = {
             "ImageName": image_name,
             "VersionSelector": version,

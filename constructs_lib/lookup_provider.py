@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack, Token
+import weakref
+
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -15,9 +17,7 @@ from constructs_lib.handler_asset import staged_handler_asset
 PROVIDER_ID = "LatestImageBuildProvider"
 HANDLER_TIMEOUT = Duration.minutes(2)
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
-#: Account segment of image ARNs by owner. Amazon's images live under "aws"; shared,
-#: third-party and Marketplace images live in accounts unknown at synth time.
-_OWNER_ACCOUNTS = {"Self": None, "Amazon": "aws"}
+_PROVIDERS: weakref.WeakKeyDictionary[Stack, LookupProvider] = weakref.WeakKeyDictionary()
 
 
 class LookupProvider(Construct):
@@ -29,6 +29,10 @@ class LookupProvider(Construct):
     def __init__(self, scope: Construct, id: str) -> None:
         """Create the handler, its role and log groups, and the provider framework."""
         super().__init__(scope, id)
+        self._stack = Stack.of(self)
+        # read once: each read of a jsii property is a round trip
+        self._stack_account = self._stack.account
+        self._stack_region = self._stack.region
         self._granted: set[tuple[str, str, str]] = set()
 
         handler_logs = logs.LogGroup(
@@ -102,20 +106,29 @@ class LookupProvider(Construct):
         )
 
     @classmethod
-    def of(cls, scope: Construct) -> LookupProvider:
+    def of(cls, stack: Stack) -> LookupProvider:
         """The stack's provider, created on first use."""
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(PROVIDER_ID)
-        if isinstance(existing, LookupProvider):
-            return existing
-        return cls(stack, PROVIDER_ID)
+        # jsii hands back the same Python object for a stack, so a weak map spares
+        # each further lookup two calls into the jsii runtime.
+        provider = _PROVIDERS.get(stack)
+        if provider is None:
+            existing = stack.node.try_find_child(PROVIDER_ID)
+            provider = existing if isinstance(existing, LookupProvider) else cls(stack, PROVIDER_ID)
+            _PROVIDERS[stack] = provider
+        return provider
 
-    def allow_lookup(self, *, owner: str, region: str, list_builds: bool) -> None:
-        """Grant the build-level reads a lookup of ``owner``'s images in ``region`` needs."""
-        if Token.is_unresolved(owner):
+    def allow_lookup(self, *, owner: str, region: str | None, list_builds: bool) -> None:
+        """Grant the build-level reads a lookup of ``owner``'s images needs.
+
+        ``owner`` is an API owner string or a token; ``region`` None means the stack's.
+        """
+        if owner == "Self":
+            account = self._stack_account
+        elif owner == "Amazon":
+            account = "aws"
+        else:  # shared, third-party and Marketplace images, or an owner known only at deploy
             account = "*"
-        else:
-            account = _OWNER_ACCOUNTS.get(owner, "*") or Stack.of(self).account
+        region = region or self._stack_region
         actions = ["imagebuilder:GetImage"]
         if list_builds:
             actions.append("imagebuilder:ListImageBuildVersions")
@@ -125,7 +138,7 @@ class LookupProvider(Construct):
                 self._grant_on_images(action, account, region)
 
     def _grant_on_images(self, action: str, account: str, region: str) -> None:
-        image_arns = Stack.of(self).format_arn(
+        image_arns = self._stack.format_arn(
             service="imagebuilder",
             region=region,
             account=account,
