@@ -55,7 +55,7 @@ bench: setup
 	$(RUN) python -m bench
 
 wheel: setup
-	$(RUN) python -m build --wheel --outdir dist .
+	$(RUN) python -m build --wheel --no-isolation --outdir dist .
 
 clean:
 	rm -rf $(VENV) $(OLD_BOTO_VENV) node_modules cdk.out dist build .pytest_cache .mypy_cache .ruff_cache
