@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from image_lookup.errors import NoMatchingImageError
@@ -28,12 +28,15 @@ selector = st.one_of(
 )
 
 
-def expected_build(versions: dict[tuple[int, int, int], list[str]], text: str) -> str | None:
-    """The contract's rules, read literally: highest matching version with an AVAILABLE build."""
+def expected_build(
+    versions: dict[tuple[int, int, int], list[str]], text: str, include_deprecated: bool
+) -> str | None:
+    """The contract's rules, read literally: highest matching version with a usable build."""
+    usable = {"AVAILABLE", "DEPRECATED"} if include_deprecated else {"AVAILABLE"}
     wanted = text.split(".")
     for version in sorted(versions, reverse=True):
         if all(w == "x" or int(w) == v for w, v in zip(wanted, version, strict=True)):
-            available = [n for n, s in enumerate(versions[version], 1) if s == "AVAILABLE"]
+            available = [n for n, s in enumerate(versions[version], 1) if s in usable]
             if available:
                 return f"{'.'.join(map(str, version))}/{max(available)}"
     return None
@@ -44,17 +47,43 @@ def expected_build(versions: dict[tuple[int, int, int], list[str]], text: str) -
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(versions=catalogue, text=selector, page_size=st.integers(min_value=1, max_value=5))
+@example(  # newest of several usable builds, through ListImageBuildVersions
+    versions={(1, 0, 0): ["AVAILABLE", "DEPRECATED", "FAILED"]},
+    text="x.x.x",
+    page_size=1,
+    include_deprecated=True,
+)
+@example(  # numeric order and fallback past a version without a usable build
+    versions={(1, 9, 0): ["AVAILABLE"], (1, 10, 0): ["AVAILABLE"], (1, 11, 0): ["FAILED"]},
+    text="1.x.x",
+    page_size=2,
+    include_deprecated=False,
+)
+@given(
+    versions=catalogue,
+    text=selector,
+    page_size=st.integers(min_value=1, max_value=5),
+    include_deprecated=st.booleans(),
+)
 def test_handler_agrees_with_the_rules(
-    fake: FakeImageBuilder, versions: dict[Any, list[str]], text: str, page_size: int
+    fake: FakeImageBuilder,
+    versions: dict[Any, list[str]],
+    text: str,
+    page_size: int,
+    include_deprecated: bool,
 ) -> None:
     fake.images.clear()
     for version, states in versions.items():
         fake.add(NAME, ".".join(map(str, version)), *states)
     fake.shuffle = True
     fake.page_size = page_size
-    expected = expected_build(versions, text)
-    event = load_event("create", ImageName=NAME, VersionSelector=text)
+    expected = expected_build(versions, text, include_deprecated)
+    event = load_event(
+        "create",
+        ImageName=NAME,
+        VersionSelector=text,
+        IncludeDeprecated="true" if include_deprecated else "false",
+    )
     try:
         data = on_event(event, FakeLambdaContext())["Data"]
     except NoMatchingImageError:
