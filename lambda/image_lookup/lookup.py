@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 from image_lookup.deadline import Deadline
@@ -18,21 +17,17 @@ from image_lookup.resolver import resolve
 LOGGER = logging.getLogger("image_lookup")
 LOGGER.setLevel(logging.INFO)
 
-GatewayFactory = Callable[[str | None, Deadline], ImageBuilderGateway]
-
-
 def lookup_image(
     request: LookupRequest,
     deadline: Deadline,
     *,
     deploy_region: str | None = None,
     account_id: str | None = None,
-    gateway_factory: GatewayFactory = ImageBuilderGateway.for_region,
     log_context: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """Resolve ``request`` and return the custom resource's ``Data``; log one JSON line."""
     started = time.monotonic()
-    gateway = gateway_factory(request.region, deadline)
+    gateway = ImageBuilderGateway.for_region(request.region, deadline)
     record: dict[str, Any] = dict(log_context or {})
     record.update(
         image_name=request.image_name,
