@@ -81,17 +81,17 @@ class LookupProvider(Construct):
 
         #: The provider framework's function ARN, for ``CustomResource(service_token=...)``.
         self.service_token: str = self.provider.service_token
-        for function in (self.handler, self.provider.node.find_child("framework-onEvent")):
-            _depend_on_policy_only(function)  # type: ignore[arg-type]
+        framework_function = self.provider.node.find_child("framework-onEvent")
+        assert isinstance(framework_function, lambda_.Function)
+        for function in (self.handler, framework_function):
+            _depend_on_policy_only(function)
         acknowledge_finding(
             self.role.node.find_child("DefaultPolicy"),
             "AwsSolutions::AwsSolutions-IAM5",
             "Resource::*",
             "imagebuilder:ListImages has no resource type, so IAM accepts only '*' for it",
         )
-        framework_role = self.provider.node.find_child("framework-onEvent").node.find_child(
-            "ServiceRole"
-        )
+        framework_role = framework_function.node.find_child("ServiceRole")
         acknowledge_finding(
             framework_role,
             "AwsSolutions::AwsSolutions-IAM4",

@@ -17,6 +17,7 @@ from image_lookup.resolver import resolve
 LOGGER = logging.getLogger("image_lookup")
 LOGGER.setLevel(logging.INFO)
 
+
 def lookup_image(
     request: LookupRequest,
     deadline: Deadline,
