@@ -170,22 +170,28 @@ class ImageBuilderGateway:
     def _paginate(
         self, method: str, result_key: str, params: dict[str, Any]
     ) -> Iterator[Mapping[str, Any]]:
-        """Follow nextToken to the end; guard against tokens that repeat."""
+        """Follow nextToken to the end; guard against tokens that repeat.
+
+        After a restart (an expired token) items may be yielded twice; callers
+        deduplicate.
+        """
+        page_size = self._page_size(method)
         restarts = 0
         token: str | None = None
         seen_tokens: set[str] = set()
         pages = 0
         while True:
-            page_params = dict(params, maxResults=self._page_size(method))
+            page_params = dict(params, maxResults=page_size)
             if token:
                 page_params["nextToken"] = token
             try:
                 page = self._call(method, page_params, (INVALID_TOKEN_CODE,))
             except ClientError as error:
                 if restarts >= MAX_LISTING_RESTARTS or token is None:
+                    after_restart = " and a restart of the listing" if restarts else ""
                     raise ServiceError(
-                        f"{_operation(method)} rejected its own page token twice "
-                        f"({_error_code(error)}) after {pages} pages"
+                        f"{_operation(method)} rejected its own page token "
+                        f"({_error_code(error)}) after {pages} pages{after_restart}"
                     ) from error
                 # The service lets page tokens expire mid-listing: start over once.
                 restarts += 1
