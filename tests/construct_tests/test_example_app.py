@@ -179,3 +179,20 @@ def test_the_librarys_acknowledgments_never_hide_a_users_finding(tmp_path: Path)
     assert [v["ruleName"] for v in violations] == ["AwsSolutions-IAM5[Resource::*]"]
     paths = [c["constructPath"] for c in violations[0]["violatingConstructs"]]
     assert paths == ["GoldenImagePipeline/UserRole/DefaultPolicy/Resource"]
+
+
+def test_the_cdk_cli_synthesizes_the_app_without_banners(tmp_path: Path) -> None:
+    """What `make synth` runs: the pinned CLI on the project's Node.js, through cdk.json."""
+    import subprocess
+
+    result = subprocess.run(
+        ["cdk", "synth", "--no-notices", "--output", str(tmp_path), "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "GoldenImagePipeline.template.json").is_file()
+    for banner in ("end-of-life", "not supported", "deprecated", "NOTICES"):
+        assert banner not in result.stderr + result.stdout
