@@ -55,6 +55,7 @@ bench: setup
 	$(RUN) python -m bench
 
 wheel: setup
+	rm -rf build dist
 	$(RUN) python -m build --wheel --no-isolation --outdir dist .
 
 clean:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,13 @@ class FakeLambdaContext:
 
     def __init__(self, remaining_seconds: float = 120.0) -> None:
         self._ends_at_ms = remaining_seconds * 1000
+        self._started: float | None = None
         self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:lookup"
         self.aws_request_id = "c0ffee00-0000-4000-8000-000000000000"
 
     def get_remaining_time_in_millis(self) -> int:
-        import time
-
-        if not hasattr(self, "_started"):
+        """Counts down from the first call, as Lambda's clock runs from the invocation."""
+        if self._started is None:
             self._started = time.monotonic()
         return int(self._ends_at_ms - (time.monotonic() - self._started) * 1000)
 
@@ -72,7 +73,3 @@ def invoke() -> Callable[..., dict[str, Any]]:
         return on_event(load_event(name, **properties), FakeLambdaContext(remaining_seconds))
 
     return call
-
-
-def maybe(value: str | None) -> str:
-    return value or ""
