@@ -13,6 +13,7 @@ import pytest
 from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk.cx_api import CloudAssembly
+from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint_file
 
 from app import build_app
@@ -81,36 +82,58 @@ def test_example_pins_the_amazon_base_image_in_the_recipe(example: CloudAssembly
             assert f"{prefix}{suffix}" in outputs
 
 
-def synthesized_templates(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    app = cdk.App(outdir=str(tmp_path_factory.mktemp("lint")), context=cdk_json_context())
+@pytest.fixture(scope="module")
+def library_stacks(tmp_path_factory: pytest.TempPathFactory) -> CloudAssembly:
+    """Stacks of 1 and 30 varied lookups, checked by cdk-nag at synth like the example."""
+    app = cdk.App(outdir=str(tmp_path_factory.mktemp("library")), context=cdk_json_context())
     one = cdk.Stack(app, "OneLookup")
     LatestImageBuild(one, "Lookup", image_name="golden")
     thirty = cdk.Stack(
         app, "ThirtyLookups", env=cdk.Environment(account="111122223333", region="eu-west-1")
     )
+    owner_parameter = cdk.CfnParameter(thirty, "Owner").value_as_string
+    owners: list[ImageOwner | str] = [*ImageOwner, owner_parameter]
     for index in range(30):
         LatestImageBuild(
             thirty,
             f"Lookup{index}",
             image_name=f"image-{index}",
-            owner=list(ImageOwner)[index % len(ImageOwner)],
+            owner=owners[index % len(owners)],
             include_deprecated=index % 2 == 0,
+            region="us-west-2" if index % 3 == 0 else None,
             refresh_on_every_deploy=False,
         )
-    assembly = app.synth()
-    return [Path(stack.template_full_path) for stack in assembly.stacks]
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app.synth()  # raises on any unacknowledged finding
 
 
-def test_cfn_lint_finds_nothing(
-    example: CloudAssembly, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    templates = [Path(s.template_full_path) for s in example.stacks] + synthesized_templates(
-        tmp_path_factory
-    )
+def test_cfn_lint_finds_nothing(example: CloudAssembly, library_stacks: CloudAssembly) -> None:
+    templates = [Path(s.template_full_path) for s in (*example.stacks, *library_stacks.stacks)]
     assert len(templates) == 3
     for template in templates:
         matches = lint_file(template, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
         assert [str(match) for match in matches] == [], template.name
+
+
+def test_cdk_nag_passes_on_varied_lookups(library_stacks: CloudAssembly) -> None:
+    report = validation_report(library_stacks.directory)
+    (plugin,) = report["pluginReports"]
+    assert plugin["pluginName"] == "AwsSolutions" and plugin["violations"] == []
+    thirty_image_grants = {
+        finding["ruleName"]
+        for finding in plugin["suppressedViolations"]
+        for construct in finding["violatingConstructs"]
+        if construct["constructPath"].startswith("ThirtyLookups/")
+        and ":image/*" in finding["ruleName"]
+    }
+    # one acknowledged IAM5 per (owner account, region) that the 30 lookups use
+    prefix = "AwsSolutions-IAM5[Resource::arn:aws:imagebuilder:"
+    assert thirty_image_grants == {
+        f"{prefix}us-west-2:111122223333:image/*]",  # SELF lookups, all in us-west-2
+        f"{prefix}us-west-2:*:image/*]",  # THIRD_PARTY in us-west-2
+        f"{prefix}eu-west-1:aws:image/*]",  # AMAZON in the stack's region
+        f"{prefix}eu-west-1:*:image/*]",  # SHARED, Marketplace and the token owner
+    }
 
 
 def test_cdk_nag_has_no_unacknowledged_finding(example: CloudAssembly) -> None:
