@@ -88,19 +88,21 @@ def validate_image_name(name: str) -> str:
 
 def parse_owner(text: str) -> ImageOwner:
     """Map an API owner string (Self, Shared, Amazon, ThirdParty, AWSMarketplace) to ImageOwner."""
-    for owner in ImageOwner:
-        if owner.value == text:
-            return owner
-    allowed = ", ".join(owner.value for owner in ImageOwner)
-    raise InvalidInputError(f"invalid owner {show_value(text)}: use one of {allowed}")
+    try:
+        return ImageOwner(text)
+    except ValueError:
+        allowed = ", ".join(owner.value for owner in ImageOwner)
+        raise InvalidInputError(f"invalid owner {show_value(text)}: use one of {allowed}") from None
 
 
 def parse_image_type(text: str) -> ImageType:
     """Map ``AMI`` or ``DOCKER`` to ImageType."""
-    for image_type in ImageType:
-        if image_type.value == text:
-            return image_type
-    raise InvalidInputError(f"invalid image type {show_value(text)}: use AMI or DOCKER")
+    try:
+        return ImageType(text)
+    except ValueError:
+        raise InvalidInputError(
+            f"invalid image type {show_value(text)}: use AMI or DOCKER"
+        ) from None
 
 
 def validate_region(text: str) -> str:
