@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from tests.fake_imagebuilder import FakeImageBuilder
+from local_endpoints.imagebuilder import FakeImageBuilder
 
 IMAGE = "golden"
 

@@ -20,7 +20,7 @@ from image_lookup.properties import (
     validate_image_name,
     validate_region,
 )
-from image_lookup.selector import parse_selector
+from image_lookup.versions import parse_selector
 
 
 def check_literal(prop: str, value: Any, check: Callable[[str], object], required: bool) -> None:

@@ -10,9 +10,10 @@ from constructs import Construct
 
 from constructs_lib._validation import check_props
 from constructs_lib.lookup_provider import LookupProvider
-from image_lookup.models import ImageOwner, ImageType
+from image_lookup import contract
+from image_lookup.contract import DEFAULT_SELECTOR, RESOURCE_TYPE, Attribute, ImageOwner, ImageType
 
-RESOURCE_TYPE = "Custom::LatestImageBuild"
+_OWNER_VALUES = frozenset(owner.value for owner in ImageOwner)
 #: CloudFormation gives up on the custom resource after this long (its default is 1 hour).
 SERVICE_TIMEOUT = Duration.minutes(5)
 
@@ -34,7 +35,7 @@ class LatestImageBuild(Construct):
         id: str,
         *,
         image_name: str,
-        version: str = "x.x.x",
+        version: str = DEFAULT_SELECTOR,
         owner: ImageOwner | str = ImageOwner.SELF,
         platform: str | None = None,
         os_version: str | None = None,
@@ -46,7 +47,8 @@ class LatestImageBuild(Construct):
     ) -> None:
         """Define a lookup.
 
-        :param image_name: the image's name exactly as Image Builder lists it. Required.
+        :param image_name: the image's name as Image Builder lists it ("Amazon Linux 2023
+            x86") or as its ARNs carry it ("amazon-linux-2023-x86"). Required.
         :param version: selector ``x.x.x``, ``1.x.x``, ``1.2.x`` or ``1.2.3``. Default ``x.x.x``.
         :param owner: ``ImageOwner`` or its API string. Default ``ImageOwner.SELF``.
         :param platform: only images of this platform (``Linux``, ``Windows``, ``macOS``).
@@ -86,17 +88,24 @@ class LatestImageBuild(Construct):
         super().__init__(scope, id)
 
         provider = LookupProvider.of(Stack.of(self))
-        provider.allow_lookup(owner=owner_value, region=region, list_builds=include_deprecated)
+        provider.allow_lookup(
+            # a valid owner that is not one of the API strings is a token: known at deploy
+            owner=owner_value if owner_value in _OWNER_VALUES else None,
+            region=region,
+            include_deprecated=include_deprecated,
+        )
         properties = {
-            "ImageName": image_name,
-            "VersionSelector": version,
-            "Owner": owner_value,
-            "Platform": platform,
-            "OsVersion": os_version,
-            "ImageType": type_value,
-            "IncludeDeprecated": "true" if include_deprecated else None,
-            "Region": region,
-            "RefreshToken": (str(time.time_ns()) if refresh_on_every_deploy else refresh_token),
+            contract.IMAGE_NAME.key: image_name,
+            contract.VERSION_SELECTOR.key: version,
+            contract.OWNER.key: owner_value,
+            contract.PLATFORM.key: platform,
+            contract.OS_VERSION.key: os_version,
+            contract.IMAGE_TYPE.key: type_value,
+            contract.INCLUDE_DEPRECATED.key: "true" if include_deprecated else None,
+            contract.REGION.key: region,
+            contract.REFRESH_TOKEN.key: (
+                str(time.time_ns()) if refresh_on_every_deploy else refresh_token
+            ),
         }
         self._resource = CustomResource(
             self,
@@ -110,52 +119,55 @@ class LatestImageBuild(Construct):
     @property
     def image_build_version_arn(self) -> str:
         """Build ARN, ``arn:...:image/name/1.2.3/4`` (also what ``Ref`` returns)."""
-        return self._resource.get_att_string("ImageBuildVersionArn")
+        return self._attribute(Attribute.IMAGE_BUILD_VERSION_ARN)
 
     @property
     def image_version_arn(self) -> str:
         """Version ARN, ``arn:...:image/name/1.2.3``."""
-        return self._resource.get_att_string("ImageVersionArn")
+        return self._attribute(Attribute.IMAGE_VERSION_ARN)
 
     @property
     def version(self) -> str:
-        """Semantic version, ``1.2.3``."""
-        return self._resource.get_att_string("Version")
+        """Semantic version as the service wrote it, ``1.2.3`` or ``2019.12.03``."""
+        return self._attribute(Attribute.VERSION)
 
     @property
     def build_version(self) -> str:
         """Build version, ``1.2.3/4``."""
-        return self._resource.get_att_string("BuildVersion")
+        return self._attribute(Attribute.BUILD_VERSION)
 
     @property
     def ami_id(self) -> str:
         """AMI id in the stack's region ("" for containers or when not distributed there)."""
-        return self._resource.get_att_string("AmiId")
+        return self._attribute(Attribute.AMI_ID)
 
     @property
     def container_image_uri(self) -> str:
         """First container image URI in the stack's region ("" for AMIs)."""
-        return self._resource.get_att_string("ContainerImageUri")
+        return self._attribute(Attribute.CONTAINER_IMAGE_URI)
 
     @property
     def platform(self) -> str:
         """``Linux``, ``Windows`` or ``macOS``."""
-        return self._resource.get_att_string("Platform")
+        return self._attribute(Attribute.PLATFORM)
 
     @property
     def os_version(self) -> str:
         """OS version, e.g. ``Amazon Linux 2023``."""
-        return self._resource.get_att_string("OsVersion")
+        return self._attribute(Attribute.OS_VERSION)
 
     @property
     def image_type(self) -> str:
         """``AMI`` or ``DOCKER``."""
-        return self._resource.get_att_string("ImageType")
+        return self._attribute(Attribute.IMAGE_TYPE)
 
     @property
     def date_created(self) -> str:
         """When the build was created, as the service reports it."""
-        return self._resource.get_att_string("DateCreated")
+        return self._attribute(Attribute.DATE_CREATED)
+
+    def _attribute(self, attribute: Attribute) -> str:
+        return self._resource.get_att_string(attribute.value)
 
     @property
     def resource(self) -> CustomResource:

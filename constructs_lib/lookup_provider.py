@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import weakref
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, FeatureFlags, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from constructs_lib._acknowledgments import acknowledge_finding
+from constructs_lib._compliance import IAM5, acknowledge_role_finding, make_provider_compliant
 from constructs_lib.handler_asset import staged_handler_asset
+from image_lookup.contract import LIST_IMAGES, image_account, service_actions
 
 PROVIDER_ID = "LatestImageBuildProvider"
 HANDLER_TIMEOUT = Duration.minutes(2)
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+LOG_RETENTION_DAYS = 30  # LOG_RETENTION in days, for a CfnLogGroup
+#: aws-cdk-lib's feature flag under which every Function makes its own
+#: ``/aws/lambda/<name>`` log group (cx_api.USE_CDK_MANAGED_LAMBDA_LOGGROUP).
+CDK_MANAGED_LAMBDA_LOG_GROUP = "@aws-cdk/aws-lambda:useCdkManagedLogGroup"
 _PROVIDERS: weakref.WeakKeyDictionary[Stack, LookupProvider] = weakref.WeakKeyDictionary()
 
 
@@ -27,7 +32,7 @@ class LookupProvider(Construct):
     """
 
     def __init__(self, scope: Construct, id: str) -> None:
-        """Create the handler, its role and log groups, and the provider framework."""
+        """Create the handler, its role and log group, and the provider framework."""
         super().__init__(scope, id)
         self._stack = Stack.of(self)
         # read once: each read of a jsii property is a round trip
@@ -35,24 +40,19 @@ class LookupProvider(Construct):
         self._stack_region = self._stack.region
         self._granted: set[tuple[str, str, str]] = set()
 
-        handler_logs = logs.LogGroup(
-            self, "HandlerLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
-        )
         self.role = iam.Role(
             self,
             "HandlerRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Reads EC2 Image Builder images for LatestImageBuild lookups",
         )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[handler_logs.log_group_arn],
-            )
-        )
         # ListImages has no resource type: IAM only accepts "*" for it.
-        self.role.add_to_policy(
-            iam.PolicyStatement(actions=["imagebuilder:ListImages"], resources=["*"])
+        self.role.add_to_policy(iam.PolicyStatement(actions=[LIST_IMAGES], resources=["*"]))
+        acknowledge_role_finding(
+            self.role,
+            IAM5,
+            "Resource::*",
+            "imagebuilder:ListImages has no resource type, so IAM accepts only '*' for it",
         )
         self.handler = lambda_.Function(
             self,
@@ -65,7 +65,18 @@ class LookupProvider(Construct):
             timeout=HANDLER_TIMEOUT,
             memory_size=256,
             role=self.role,
-            log_group=handler_logs,
+        )
+        self.handler_logs = self._handler_log_group()
+        handler_logging = iam.Policy(
+            self,
+            "HandlerLogging",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[self.handler_logs.log_group_arn],
+                )
+            ],
         )
         self.provider = cr.Provider(
             self,
@@ -78,31 +89,37 @@ class LookupProvider(Construct):
                 removal_policy=RemovalPolicy.DESTROY,
             ),
         )
-
+        # The framework is the handler's only caller: with this, the handler's log
+        # group and its right to write there exist before its first invocation.
+        self.provider.node.add_dependency(self.handler_logs, handler_logging)
+        make_provider_compliant(self.provider, self.handler)
         #: The provider framework's function ARN, for ``CustomResource(service_token=...)``.
         self.service_token: str = self.provider.service_token
-        framework_function = self.provider.node.find_child("framework-onEvent")
-        assert isinstance(framework_function, lambda_.Function)
-        for function in (self.handler, framework_function):
-            _depend_on_policy_only(function)
-        acknowledge_finding(
-            self.role.node.find_child("DefaultPolicy"),
-            "AwsSolutions::AwsSolutions-IAM5",
-            "Resource::*",
-            "imagebuilder:ListImages has no resource type, so IAM accepts only '*' for it",
-        )
-        framework_role = framework_function.node.find_child("ServiceRole")
-        acknowledge_finding(
-            framework_role,
-            "AwsSolutions::AwsSolutions-IAM4",
-            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-            "aws-cdk-lib's Provider framework function logs through this AWS managed policy",
-        )
-        acknowledge_finding(
-            framework_role,
-            "AwsSolutions::AwsSolutions-IAM5",
-            f"Resource::{self.handler.function_arn}:*",
-            "aws-cdk-lib's Provider framework may invoke any version of the handler function",
+
+    def _handler_log_group(self) -> logs.ILogGroup:
+        """The handler's log group, named as Lambda names it: ``/aws/lambda/<function name>``.
+
+        A failed deploy's reason ends in the Provider framework's pointer
+        ``Logs: /aws/lambda/<handler name>``; this makes that pointer lead to the
+        handler's logs. The name refers to the function, so the function cannot
+        name the group in its own LoggingConfig (a cycle); it does not need to, as
+        this is Lambda's default group. Under aws-cdk-lib's
+        ``useCdkManagedLogGroup`` flag the Function already made that group: it is
+        reused and given the same retention and removal policy.
+        """
+        if FeatureFlags.of(self).is_enabled(CDK_MANAGED_LAMBDA_LOG_GROUP):
+            log_group = self.handler.log_group
+            cfn_log_group = log_group.node.default_child
+            assert isinstance(cfn_log_group, logs.CfnLogGroup)
+            cfn_log_group.retention_in_days = LOG_RETENTION_DAYS
+            log_group.apply_removal_policy(RemovalPolicy.DESTROY)
+            return log_group
+        return logs.LogGroup(
+            self,
+            "HandlerLogs",
+            log_group_name=Fn.join("", ["/aws/lambda/", self.handler.function_name]),
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
         )
 
     @classmethod
@@ -117,23 +134,18 @@ class LookupProvider(Construct):
             _PROVIDERS[stack] = provider
         return provider
 
-    def allow_lookup(self, *, owner: str, region: str | None, list_builds: bool) -> None:
-        """Grant the build-level reads a lookup of ``owner``'s images needs.
+    def allow_lookup(
+        self, *, owner: str | None, region: str | None, include_deprecated: bool
+    ) -> None:
+        """Grant the image reads a lookup needs, by the contract's rule.
 
-        ``owner`` is an API owner string or a token; ``region`` None means the stack's.
+        ``owner`` is an API owner string, or None when it is a token (known only at
+        deploy); ``region`` None means the stack's.
         """
-        if owner == "Self":
-            account = self._stack_account
-        elif owner == "Amazon":
-            account = "aws"
-        else:  # shared, third-party and Marketplace images, or an owner known only at deploy
-            account = "*"
+        account = (image_account(owner, self._stack_account) if owner else None) or "*"
         region = region or self._stack_region
-        actions = ["imagebuilder:GetImage"]
-        if list_builds:
-            actions.append("imagebuilder:ListImageBuildVersions")
-        for action in actions:
-            if (action, account, region) not in self._granted:
+        for action in service_actions(owner, include_deprecated=include_deprecated):
+            if action != LIST_IMAGES and (action, account, region) not in self._granted:
                 self._granted.add((action, account, region))
                 self._grant_on_images(action, account, region)
 
@@ -146,26 +158,10 @@ class LookupProvider(Construct):
             resource_name="*",
         )
         self.role.add_to_policy(iam.PolicyStatement(actions=[action], resources=[image_arns]))
-        acknowledge_finding(
-            self.role.node.find_child("DefaultPolicy"),
-            "AwsSolutions::AwsSolutions-IAM5",
+        acknowledge_role_finding(
+            self.role,
+            IAM5,
             f"Resource::{image_arns}",
             f"{action} is scoped to images of one owner account and region; the image "
             "name is only known at deploy time",
         )
-
-
-def _depend_on_policy_only(function: lambda_.Function) -> None:
-    """Drop a function's DependsOn on its role, keeping the one on the role's policy.
-
-    aws-cdk-lib makes a function depend on its role and the role's policy; the role
-    is already a dependency through Fn::GetAtt, which cfn-lint flags (W3005). The
-    policy dependency stays so the function never runs before it may read images.
-    """
-    policy = function.role.node.find_child("DefaultPolicy") if function.role else None
-    if policy is None:
-        return
-    cfn_function = function.node.default_child
-    cfn_policy = policy.node.default_child
-    assert isinstance(cfn_function, CfnResource) and isinstance(cfn_policy, CfnResource)
-    cfn_function.add_override("DependsOn", [Stack.of(function).get_logical_id(cfn_policy)])

@@ -13,8 +13,8 @@ from typing import Any
 
 from image_lookup.deadline import Deadline
 from image_lookup.errors import InvalidInputError, show_value
-from image_lookup.lookup import lookup_image
-from image_lookup.properties import parse_properties
+from image_lookup.lookup_runner import lookup_image
+from image_lookup.properties import ignored_properties, parse_properties
 
 
 def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
@@ -26,7 +26,8 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         return {"PhysicalResourceId": physical_id} if physical_id else {}
     if request_type not in ("Create", "Update"):
         raise InvalidInputError(f"unsupported RequestType {show_value(request_type)}")
-    request = parse_properties(event.get("ResourceProperties") or {})
+    properties = event.get("ResourceProperties") or {}
+    request = parse_properties(properties)
     deploy_region, account_id = _stack_location(event)
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     data = lookup_image(
@@ -37,6 +38,8 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         log_context={
             "request_type": request_type,
             "logical_id": event.get("LogicalResourceId"),
+            # Unknown keys are not an error (CloudFormation adds its own); they are shown here.
+            "ignored_properties": list(ignored_properties(properties)),
         },
     )
     return {"PhysicalResourceId": data["ImageBuildVersionArn"], "Data": data}

@@ -1,169 +1,116 @@
-"""Every call this package makes to EC2 Image Builder, with retries and paging.
+"""Every call this package makes to EC2 Image Builder, and the paging of its lists.
 
-The SDK's own retries are switched off (one attempt per call) because neither of
-its modes fits a custom resource with a deadline:
-
-* ``standard`` (the default of current botocore) makes 3 attempts, backs off up to
-  20 s whatever time the function has left, and does not retry Image Builder's
-  ``CallRateLimitExceededException``: it is not in its throttling codes and 429 is
-  not among its transient statuses.
-* ``legacy`` (the default of botocore 1.34, bundled by older Lambda runtimes) makes
-  5 attempts with no regard for the remaining time either.
-
-Here each call is retried on throttling, 5xx and dropped connections with
-full-jitter backoff for as long as the deadline allows, then fails with a
-one-line reason.
+Retries live in ``retry``, reading answers into models in ``answers``; this
+module only decides what to send and follows page tokens.
 """
 
 from __future__ import annotations
 
 import functools
-import random
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    EndpointConnectionError,
-    HTTPClientError,
-)
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from image_lookup import answers
 from image_lookup.deadline import Deadline
-from image_lookup.errors import (
-    AccessDeniedError,
-    DeadlineExceededError,
-    ServiceError,
-    one_line,
-)
-from image_lookup.models import (
-    AmiOutput,
-    ContainerOutput,
-    ImageBuild,
-    ImageVersionRef,
-    LookupRequest,
-)
-from image_lookup.selector import parse_build_version, parse_version
+from image_lookup.errors import ServiceError
+from image_lookup.models import ImageBuild, ImageVersionRef
+from image_lookup.retry import DEFAULT_RETRY_POLICY, Retrier, RetryPolicy, error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_imagebuilder import ImagebuilderClient
 
 #: Largest page the service serves; fewer pages means fewer calls.
 MAX_PAGE_SIZE = 100
-CONNECT_TIMEOUT_SECONDS = 3.0
-READ_TIMEOUT_SECONDS = 10.0
-BACKOFF_BASE_SECONDS = 0.2
-BACKOFF_CAP_SECONDS = 5.0
-#: Connection failures (DNS, refused) rarely heal; give up on them quickly.
-MAX_CONNECTION_RETRIES = 2
 #: A listing may be restarted once when the service rejects its own page token.
 MAX_LISTING_RESTARTS = 1
-
-_RETRYABLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "CallRateLimitExceededException",
-        "RequestLimitExceeded",
-        "ServiceException",
-        "ServiceUnavailableException",
-        "InternalFailure",
-        "InternalServerError",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
-_RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-_ACCESS_DENIED_CODES = frozenset(
-    {
-        "AccessDeniedException",
-        "AccessDenied",
-        "ForbiddenException",
-        "UnauthorizedOperation",
-    }
-)
 NOT_FOUND_CODE = "ResourceNotFoundException"
 INVALID_TOKEN_CODE = "InvalidPaginationTokenException"
 
 
 class ImageBuilderGateway:
-    """Reads images from EC2 Image Builder; counts the calls and retries it makes."""
+    """Reads images from EC2 Image Builder through one client and one retrier."""
 
-    def __init__(
-        self,
-        client: ImagebuilderClient,
-        deadline: Deadline,
-        *,
-        attempt_seconds: float = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS,
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
-    ) -> None:
+    def __init__(self, client: ImagebuilderClient, retrier: Retrier) -> None:
         self._client = client
-        self._deadline = deadline
-        self._attempt_seconds = attempt_seconds
-        self._sleep = sleep
-        self._jitter = jitter
+        self._retrier = retrier
         self.region: str = client.meta.region_name
-        self.calls = 0
-        self.retries = 0
+        self.partition: str = client.meta.partition
 
     @classmethod
-    def for_region(cls, region: str | None, deadline: Deadline) -> ImageBuilderGateway:
-        """Build a gateway with its own client: one SDK attempt per call, bounded timeouts."""
+    def for_region(
+        cls, region: str | None, deadline: Deadline, policy: RetryPolicy = DEFAULT_RETRY_POLICY
+    ) -> ImageBuilderGateway:
+        """A gateway with its own client: one SDK attempt per call, bounded timeouts."""
         config = Config(
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            read_timeout=READ_TIMEOUT_SECONDS,
+            connect_timeout=policy.connect_timeout,
+            read_timeout=policy.read_timeout,
             retries={"total_max_attempts": 1, "mode": "standard"},
         )
         try:
             client = _session().client("imagebuilder", region_name=region, config=config)
         except BotoCoreError as error:
             raise ServiceError(f"cannot create an Image Builder client: {error}") from error
-        return cls(client, deadline, attempt_seconds=CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS)
+        return cls(client, Retrier(deadline, client.meta.region_name, policy))
 
-    def image_versions(self, request: LookupRequest) -> Iterator[ImageVersionRef]:
-        """Yield every version ListImages reports for the request's name, owner and filters.
+    @property
+    def calls(self) -> int:
+        """Calls sent so far, retries included."""
+        return self._retrier.calls
 
-        Entries that lack an ARN, a name or a parsable version are skipped; the
-        name is not checked here (the caller matches it exactly).
+    @property
+    def retries(self) -> int:
+        """Calls that were retries."""
+        return self._retrier.retries
+
+    def image_versions(
+        self,
+        *,
+        owner: str,
+        name_filter: str | None,
+        filters: tuple[tuple[str, str], ...] = (),
+        include_deprecated: bool = False,
+    ) -> Iterator[ImageVersionRef]:
+        """Yield every version ListImages reports for the owner, name and filters.
+
+        Entries that lack an ARN, a name or a parsable version are skipped; names
+        are not checked here (the caller matches them).
         """
-        filters: list[dict[str, Any]] = [{"name": "name", "values": [request.image_name]}]
-        for filter_name, value in (
-            ("platform", request.platform),
-            ("osVersion", request.os_version),
-            ("type", request.image_type.value if request.image_type else None),
-        ):
-            if value:
-                filters.append({"name": filter_name, "values": [value]})
-        params: dict[str, Any] = {"owner": request.owner.value, "filters": filters}
-        if request.include_deprecated:
+        api_filters = [{"name": name, "values": [value]} for name, value in filters]
+        if name_filter is not None:
+            api_filters.insert(0, {"name": "name", "values": [name_filter]})
+        params: dict[str, Any] = {"owner": owner}
+        if api_filters:
+            params["filters"] = api_filters
+        if include_deprecated:
             params["includeDeprecated"] = True
         for item in self._paginate("list_images", "imageVersionList", params):
-            ref = _version_ref(item)
+            ref = answers.version_ref(item)
             if ref is not None:
                 yield ref
 
-    def latest_available_build(self, version_arn: str) -> ImageBuild | None:
-        """GetImage on a version ARN: the service's newest AVAILABLE build, or None."""
+    def get_image(self, arn: str) -> ImageBuild | None:
+        """GetImage on a build, version or wildcard ARN; None when the service finds nothing.
+
+        On a version ARN (``.../1.2.3``) or a wildcard one (``.../1.x.x``) the
+        service answers with the newest AVAILABLE build it resolves to (GetImage
+        API reference, ``imageBuildVersionArn``).
+        """
         try:
-            answer = self._call(
-                "get_image", {"imageBuildVersionArn": version_arn}, (NOT_FOUND_CODE,)
-            )
+            answer = self._call("get_image", {"imageBuildVersionArn": arn}, (NOT_FOUND_CODE,))
         except ClientError:
             return None
         image = answer.get("image")
-        return _image_build(image) if isinstance(image, Mapping) else None
+        return answers.image_build(image) if isinstance(image, Mapping) else None
 
     def builds(self, version_arn: str) -> Iterator[ImageBuild]:
         """ListImageBuildVersions: every build of a version (only the image's owner sees them)."""
         params = {"imageVersionArn": version_arn}
         for item in self._paginate("list_image_build_versions", "imageSummaryList", params):
-            build = _image_build(item)
+            build = answers.image_build(item)
             if build is not None:
                 yield build
 
@@ -191,7 +138,7 @@ class ImageBuilderGateway:
                     after_restart = " and a restart of the listing" if restarts else ""
                     raise ServiceError(
                         f"{_operation(method)} rejected its own page token "
-                        f"({_error_code(error)}) after {pages} pages{after_restart}"
+                        f"({error_code(error)}) after {pages} pages{after_restart}"
                     ) from error
                 # The service lets page tokens expire mid-listing: start over once.
                 restarts += 1
@@ -226,52 +173,8 @@ class ImageBuilderGateway:
     def _call(
         self, method: str, params: dict[str, Any], passthrough_codes: tuple[str, ...] = ()
     ) -> Mapping[str, Any]:
-        """One API call, retried on throttling, 5xx and dropped connections until the deadline."""
-        operation = _operation(method)
-        attempts = 0
-        connection_failures = 0
-        last_failure = "none"
-        delay = 0.0
-        while True:
-            if self._deadline.seconds_left() - delay < self._attempt_seconds:
-                raise DeadlineExceededError(
-                    f"gave up on {operation} in region {self.region} after {attempts} attempts "
-                    f"to leave time before the function's timeout; last failure: {last_failure}"
-                )
-            if attempts:
-                self.retries += 1
-                self._sleep(delay)
-            attempts += 1
-            self.calls += 1
-            try:
-                response: Mapping[str, Any] = getattr(self._client, method)(**params)
-                return response
-            except ClientError as error:
-                code = _error_code(error)
-                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-                if code in passthrough_codes:
-                    raise
-                if code in _ACCESS_DENIED_CODES:
-                    raise AccessDeniedError(
-                        f"access denied to imagebuilder:{operation} in region {self.region} "
-                        f"({code}): grant imagebuilder:{operation} to the lookup function's role"
-                    ) from error
-                if code not in _RETRYABLE_CODES and status not in _RETRYABLE_STATUS:
-                    message = error.response.get("Error", {}).get("Message", "")
-                    raise ServiceError(f"{operation} failed: {code}: {message}") from error
-                last_failure = f"{code} (HTTP {status})"
-            except EndpointConnectionError as error:
-                connection_failures += 1
-                last_failure = one_line(str(error), 200)
-                if connection_failures > MAX_CONNECTION_RETRIES:
-                    raise ServiceError(
-                        f"cannot reach EC2 Image Builder in region {self.region} "
-                        f"({last_failure}); check that the service is offered in that region"
-                    ) from error
-            except (BotoConnectionError, HTTPClientError) as error:
-                last_failure = f"{type(error).__name__}: {one_line(str(error), 200)}"
-            # full jitter: a random wait up to an exponentially growing, capped ceiling
-            delay = self._jitter() * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempts)
+        send = getattr(self._client, method)
+        return self._retrier.call(_operation(method), lambda: send(**params), passthrough_codes)
 
 
 @functools.lru_cache(maxsize=1)
@@ -283,75 +186,3 @@ def _session() -> boto3.session.Session:
 def _operation(method: str) -> str:
     """``list_images`` -> ``ListImages`` (the IAM action and API operation name)."""
     return "".join(part.capitalize() for part in method.split("_"))
-
-
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", "Unknown"))
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _version_ref(item: Mapping[str, Any]) -> ImageVersionRef | None:
-    """Map a ListImages entry to ImageVersionRef, or None when it is unusable."""
-    arn, name = _text(item.get("arn")), _text(item.get("name"))
-    version = parse_version(item.get("version"))
-    if not arn or not name or version is None:
-        return None
-    return ImageVersionRef(
-        arn=arn,
-        name=name,
-        version=version,
-        image_type=_text(item.get("type")),
-        platform=_text(item.get("platform")),
-        os_version=_text(item.get("osVersion")),
-    )
-
-
-def _image_build(item: Mapping[str, Any]) -> ImageBuild | None:
-    """Map a GetImage image or ListImageBuildVersions summary to ImageBuild, or None."""
-    arn, name = _text(item.get("arn")), _text(item.get("name"))
-    parsed = parse_build_version(item.get("version"))
-    if not arn or not name or parsed is None:
-        return None
-    state = item.get("state")
-    status = _text(state.get("status")) if isinstance(state, Mapping) else ""
-    outputs = item.get("outputResources")
-    outputs = outputs if isinstance(outputs, Mapping) else {}
-    return ImageBuild(
-        arn=arn,
-        name=name,
-        version=parsed[0],
-        build_number=parsed[1],
-        state=status,
-        image_type=_text(item.get("type")),
-        platform=_text(item.get("platform")),
-        os_version=_text(item.get("osVersion")),
-        date_created=_text(item.get("dateCreated")),
-        amis=tuple(
-            AmiOutput(
-                region=_text(ami.get("region")),
-                image_id=_text(ami.get("image")),
-                account_id=_text(ami.get("accountId")),
-            )
-            for ami in _mappings(outputs.get("amis"))
-        ),
-        containers=tuple(
-            ContainerOutput(
-                region=_text(container.get("region")),
-                image_uris=tuple(_strings(container.get("imageUris"))),
-            )
-            for container in _mappings(outputs.get("containers"))
-        ),
-    )
-
-
-def _mappings(value: object) -> Iterator[Mapping[str, Any]]:
-    if isinstance(value, list):
-        yield from (item for item in value if isinstance(item, Mapping))
-
-
-def _strings(value: object) -> Iterator[str]:
-    if isinstance(value, list):
-        yield from (item for item in value if isinstance(item, str) and item)

@@ -1,33 +1,52 @@
-"""Plain data types shared by the parser, the resolver and the service gateway."""
+"""Plain data types shared by the parser, the rules, the resolver and the service gateway."""
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import NamedTuple
 
-from image_lookup.selector import SemVer, VersionSelector, format_version
-
-
-class ImageOwner(str, Enum):
-    """Who owns the image; the values are the ListImages API's ``owner`` strings."""
-
-    SELF = "Self"
-    SHARED = "Shared"
-    AMAZON = "Amazon"
-    THIRD_PARTY = "ThirdParty"
-    AWS_MARKETPLACE = "AWSMarketplace"
-
-
-class ImageType(str, Enum):
-    """What the image's builds produce."""
-
-    AMI = "AMI"
-    DOCKER = "DOCKER"
-
+from image_lookup.contract import ImageOwner, ImageType
+from image_lookup.versions import SemVer, VersionSelector
 
 #: Build states that can be pinned. DEPRECATED joins them only with include_deprecated.
 USABLE_STATES = frozenset({"AVAILABLE"})
 USABLE_STATES_WITH_DEPRECATED = frozenset({"AVAILABLE", "DEPRECATED"})
+
+
+def arn_name(name: str) -> str:
+    """An image name as its ARNs carry it: lowercase, spaces as hyphens.
+
+    ListImages reports Amazon's images by display name ("Amazon Linux 2023 x86")
+    while their ARNs say ``amazon-linux-2023-x86`` (the ARN pattern in botocore's
+    model admits only ``[a-z0-9-_]`` there). Both forms name the same image.
+    """
+    return name.lower().replace(" ", "-")
+
+
+class ImageFilters(NamedTuple):
+    """The optional ListImages filters: platform, OS version and image type."""
+
+    platform: str | None = None
+    os_version: str | None = None
+    image_type: ImageType | None = None
+
+    def as_pairs(self) -> tuple[tuple[str, str], ...]:
+        """``(API filter name, value)`` for each filter that is set."""
+        pairs = (
+            ("platform", self.platform),
+            ("osVersion", self.os_version),
+            ("type", self.image_type.value if self.image_type else None),
+        )
+        return tuple((name, value) for name, value in pairs if value)
+
+    def admit(self, platform: str, os_version: str, image_type: str) -> bool:
+        """True unless a reported field contradicts a filter (a missing field does not)."""
+        reported = {"platform": platform, "osVersion": os_version, "type": image_type}
+        return all(not reported[name] or reported[name] == value for name, value in self.as_pairs())
+
+    def describe(self) -> str:
+        """`` with platform 'Linux', type 'AMI'`` or ``""``; for reasons."""
+        pairs = self.as_pairs()
+        return " with " + ", ".join(f"{name} {value!r}" for name, value in pairs) if pairs else ""
 
 
 class LookupRequest(NamedTuple):
@@ -36,9 +55,7 @@ class LookupRequest(NamedTuple):
     image_name: str
     selector: VersionSelector
     owner: ImageOwner = ImageOwner.SELF
-    platform: str | None = None
-    os_version: str | None = None
-    image_type: ImageType | None = None
+    filters: ImageFilters = ImageFilters()
     include_deprecated: bool = False
     region: str | None = None
 
@@ -46,6 +63,10 @@ class LookupRequest(NamedTuple):
     def usable_states(self) -> frozenset[str]:
         """Build states this request accepts."""
         return USABLE_STATES_WITH_DEPRECATED if self.include_deprecated else USABLE_STATES
+
+    def names(self, listed_name: str) -> bool:
+        """True when ``listed_name`` is this request's image, in either of its two forms."""
+        return arn_name(listed_name) == arn_name(self.image_name)
 
     def describe(self) -> str:
         """Short human description used in reasons: image, selector and owner."""
@@ -60,14 +81,10 @@ class ImageVersionRef(NamedTuple):
     arn: str
     name: str
     version: SemVer
+    version_text: str
     image_type: str = ""
     platform: str = ""
     os_version: str = ""
-
-    @property
-    def version_text(self) -> str:
-        """The version as ``major.minor.patch``."""
-        return format_version(self.version)
 
 
 class AmiOutput(NamedTuple):
@@ -93,6 +110,8 @@ class ImageBuild(NamedTuple):
     version: SemVer
     build_number: int
     state: str
+    build_version_text: str
+    """The build version exactly as the service wrote it, e.g. ``2019.12.03/1``."""
     image_type: str = ""
     platform: str = ""
     os_version: str = ""
@@ -101,6 +120,11 @@ class ImageBuild(NamedTuple):
     containers: tuple[ContainerOutput, ...] = ()
 
     @property
-    def build_version_text(self) -> str:
-        """The build version as ``major.minor.patch/build``."""
-        return f"{format_version(self.version)}/{self.build_number}"
+    def version_text(self) -> str:
+        """The version part of ``build_version_text``, as the service wrote it."""
+        return self.build_version_text.split("/")[0]
+
+    @property
+    def version_arn(self) -> str:
+        """The ARN of the version this build belongs to (the build ARN less ``/n``)."""
+        return self.arn.rsplit("/", 1)[0]

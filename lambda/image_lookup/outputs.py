@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
+from image_lookup.contract import ATTRIBUTE_KEYS, Attribute
 from image_lookup.models import AmiOutput, ImageBuild, ImageVersionRef
 
 #: Longest single value returned; the whole response must stay under 4 KB.
 MAX_VALUE_LENGTH = 512
 
-DATA_KEYS = (
-    "ImageBuildVersionArn",
-    "ImageVersionArn",
-    "ImageName",
-    "Version",
-    "BuildVersion",
-    "AmiId",
-    "ContainerImageUri",
-    "Platform",
-    "OsVersion",
-    "ImageType",
-    "DateCreated",
-)
-
 
 def build_attributes(
     build: ImageBuild,
-    version: ImageVersionRef,
     deploy_region: str,
     account_id: str | None = None,
+    listed: ImageVersionRef | None = None,
 ) -> dict[str, str]:
-    """Every ``Data`` key, as strings (empty where not applicable)."""
+    """Every ``Data`` key, as strings (empty where not applicable).
+
+    Versions are the service's own text (``2019.12.03``), never re-formatted. Where
+    the build leaves a field out, the listing's value (``listed``) stands in.
+    """
     ami = _ami_for(build, deploy_region, account_id)
     container_uri = next(
         (
@@ -40,19 +31,19 @@ def build_attributes(
         "",
     )
     values = {
-        "ImageBuildVersionArn": build.arn,
-        "ImageVersionArn": version.arn,
-        "ImageName": build.name,
-        "Version": version.version_text,
-        "BuildVersion": build.build_version_text,
-        "AmiId": ami.image_id if ami else "",
-        "ContainerImageUri": container_uri,
-        "Platform": build.platform or version.platform,
-        "OsVersion": build.os_version or version.os_version,
-        "ImageType": build.image_type or version.image_type,
-        "DateCreated": build.date_created,
+        Attribute.IMAGE_BUILD_VERSION_ARN: build.arn,
+        Attribute.IMAGE_VERSION_ARN: build.version_arn,
+        Attribute.IMAGE_NAME: build.name,
+        Attribute.VERSION: build.version_text,
+        Attribute.BUILD_VERSION: build.build_version_text,
+        Attribute.AMI_ID: ami.image_id if ami else "",
+        Attribute.CONTAINER_IMAGE_URI: container_uri,
+        Attribute.PLATFORM: build.platform or (listed.platform if listed else ""),
+        Attribute.OS_VERSION: build.os_version or (listed.os_version if listed else ""),
+        Attribute.IMAGE_TYPE: build.image_type or (listed.image_type if listed else ""),
+        Attribute.DATE_CREATED: build.date_created,
     }
-    return {key: values[key][:MAX_VALUE_LENGTH] for key in DATA_KEYS}
+    return {key: values[Attribute(key)][:MAX_VALUE_LENGTH] for key in ATTRIBUTE_KEYS}
 
 
 def _ami_for(build: ImageBuild, region: str, account_id: str | None) -> AmiOutput | None:

@@ -10,11 +10,25 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
+from image_lookup.contract import (
+    DEFAULT_SELECTOR,
+    IMAGE_NAME,
+    IMAGE_TYPE,
+    INCLUDE_DEPRECATED,
+    OS_VERSION,
+    OWNER,
+    PLATFORM,
+    PLATFORM_KEYS,
+    PROPERTY_KEYS,
+    REGION,
+    VERSION_SELECTOR,
+    ImageOwner,
+    ImageType,
+)
 from image_lookup.errors import InvalidInputError, show_value
-from image_lookup.models import ImageOwner, ImageType, LookupRequest
-from image_lookup.selector import parse_selector
+from image_lookup.models import ImageFilters, LookupRequest
+from image_lookup.versions import parse_selector
 
-DEFAULT_SELECTOR = "x.x.x"
 T = TypeVar("T")
 
 # Character sets of Image Builder's patterns, checked with str methods (no regex to compile).
@@ -27,47 +41,77 @@ _NAME_CHARS = _NAME_EDGE_CHARS | frozenset(" ")
 _FILTER_CHARS = _ALNUM | frozenset("./_ :-")
 
 _BOOLEAN_TEXT = {"true": True, "false": False}
-#: Every property the resource takes. ServiceToken is added by CloudFormation; RefreshToken
-#: only exists to force an update.
-KNOWN_PROPERTIES = frozenset(
-    {
-        "ServiceToken",
-        "ImageName",
-        "VersionSelector",
-        "Owner",
-        "Platform",
-        "OsVersion",
-        "ImageType",
-        "IncludeDeprecated",
-        "Region",
-        "RefreshToken",
-    }
-)
+#: How alike an unknown key must be to one of ours to be taken for a typo of it.
+_NEAR_MISS_CUTOFF = 0.8
 
 
 def parse_properties(properties: Mapping[str, Any]) -> LookupRequest:
-    """Validate ResourceProperties and build the request; raise InvalidInputError when bad."""
+    """Validate ResourceProperties and build the request; raise InvalidInputError when bad.
+
+    Keys that are not ours are ignored (see ``ignored_properties``) unless they
+    look like a typo of one of ours.
+    """
     if not isinstance(properties, Mapping):
         raise InvalidInputError(
             f"ResourceProperties must be an object, got {show_value(properties)}"
         )
-    unknown = sorted(str(key) for key in properties if key not in KNOWN_PROPERTIES)
-    if unknown:
-        known = ", ".join(sorted(KNOWN_PROPERTIES))
-        raise InvalidInputError(f"unknown properties {show_value(unknown)}; known: {known}")
-    image_name = _text(properties, "ImageName")
+    ignored_properties(properties)
+    image_name = _text(properties, IMAGE_NAME.key)
     if image_name is None:
-        raise InvalidInputError("property ImageName is required")
+        raise InvalidInputError(f"property {IMAGE_NAME.key} is required")
+    selector = properties.get(VERSION_SELECTOR.key, DEFAULT_SELECTOR)
+    if not isinstance(selector, str):
+        raise InvalidInputError(
+            f"property {VERSION_SELECTOR.key} must be a string, got {show_value(selector)}"
+        )
     return LookupRequest(
         image_name=validate_image_name(image_name),
-        selector=parse_selector(_text(properties, "VersionSelector") or DEFAULT_SELECTOR),
-        owner=parse_owner(_text(properties, "Owner") or ImageOwner.SELF.value),
-        platform=_optional(properties, "Platform", partial(validate_filter_value, "Platform")),
-        os_version=_optional(properties, "OsVersion", partial(validate_filter_value, "OsVersion")),
-        image_type=_optional(properties, "ImageType", parse_image_type),
-        include_deprecated=_boolean(properties, "IncludeDeprecated"),
-        region=_optional(properties, "Region", validate_region),
+        # Present means given: an empty selector (a token that resolved to "") is an error,
+        # never a silent x.x.x.
+        selector=parse_selector(selector),
+        owner=parse_owner(_text(properties, OWNER.key) or ImageOwner.SELF.value),
+        filters=ImageFilters(
+            platform=_optional(
+                properties, PLATFORM.key, partial(validate_filter_value, "Platform")
+            ),
+            os_version=_optional(
+                properties, OS_VERSION.key, partial(validate_filter_value, "OsVersion")
+            ),
+            image_type=_optional(properties, IMAGE_TYPE.key, parse_image_type),
+        ),
+        include_deprecated=_boolean(properties, INCLUDE_DEPRECATED.key),
+        region=_optional(properties, REGION.key, validate_region),
     )
+
+
+def ignored_properties(properties: Mapping[str, Any]) -> tuple[str, ...]:
+    """Keys that are neither ours nor CloudFormation's; raise on one that looks like a typo.
+
+    CloudFormation and the Provider framework add keys of their own
+    (``ServiceToken``, ``ServiceTimeout``, and may add more), so an unknown key never
+    fails a lookup, unless it is a near-miss of one of ours (``imageName``,
+    ``VersionSelecter``): that is a mistake in a hand-written template, and
+    ignoring it would silently look up something else.
+    """
+    ignored = tuple(
+        sorted(str(key) for key in properties if key not in PROPERTY_KEYS | PLATFORM_KEYS)
+    )
+    for key in ignored:
+        meant = _meant_key(key)
+        if meant is not None:
+            raise InvalidInputError(f"unknown property {show_value(key)}: did you mean {meant}?")
+    return ignored
+
+
+def _meant_key(key: str) -> str | None:
+    """The property of ours that ``key`` is probably a typo of, or None."""
+    for known in sorted(PROPERTY_KEYS):
+        if key.casefold() == known.casefold():
+            return known
+    import difflib  # only for unknown keys: keeps it off the common path's import time
+
+    close = difflib.get_close_matches(key, sorted(PROPERTY_KEYS), n=1, cutoff=_NEAR_MISS_CUTOFF)
+    return close[0] if close else None
 
 
 def validate_image_name(name: str) -> str:

@@ -1,70 +1,103 @@
-"""Resolve a LookupRequest to one build: list, rank, then ask for builds newest first."""
+"""Resolve a LookupRequest to one build: which calls to make, in what order.
+
+1. Where the image's account is known (own images, Amazon's) and neither filters
+   nor ``include_deprecated`` are asked for, one GetImage on the wildcard ARN
+   (``.../image/<name>/1.x.x``): the service resolves it to the newest AVAILABLE
+   build of the highest matching version.
+2. Otherwise, or when that finds nothing: list the versions, rank them, and ask
+   for each one's builds, newest version first.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from image_lookup.contract import image_account, lists_builds
 from image_lookup.errors import NoMatchingImageError
 from image_lookup.imagebuilder_api import ImageBuilderGateway
-from image_lookup.models import ImageBuild, ImageOwner, ImageVersionRef, LookupRequest
-from image_lookup.selection import Candidates, pick_build, rank_candidates, summarize_versions
+from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest, arn_name
+from image_lookup.ranking import (
+    Candidates,
+    is_usable,
+    pick_build,
+    rank_candidates,
+    summarize_versions,
+)
+
+NO_CANDIDATES = Candidates(matching=(), seen_versions=())
 
 
 class Resolution(NamedTuple):
-    """The winning build, the version it belongs to, and what was considered."""
+    """The winning build and what was considered on the way."""
 
     build: ImageBuild
-    version: ImageVersionRef
     candidates: Candidates
     versions_tried: int
+    listed: ImageVersionRef | None = None
+    """The build's version as ListImages reported it, when it was listed."""
 
 
-def resolve(request: LookupRequest, gateway: ImageBuilderGateway) -> Resolution:
+def resolve(
+    request: LookupRequest, gateway: ImageBuilderGateway, own_account: str | None = None
+) -> Resolution:
     """The newest usable build of the highest matching version; else NoMatchingImageError."""
-    candidates = rank_candidates(gateway.image_versions(request), request)
+    build_lists = lists_builds(request.owner.value, include_deprecated=request.include_deprecated)
+    account = image_account(request.owner.value, own_account)
+    if account is not None and not request.filters.as_pairs() and not request.include_deprecated:
+        wildcard_arn = (
+            f"arn:{gateway.partition}:imagebuilder:{gateway.region}:{account}:image/"
+            f"{arn_name(request.image_name)}/{request.selector.text}"
+        )
+        build = gateway.get_image(wildcard_arn)
+        if build is not None and is_usable(build, request):
+            return Resolution(build=build, candidates=NO_CANDIDATES, versions_tried=1)
+    candidates = _list_candidates(request, gateway)
     for tried, ref in enumerate(candidates.matching, start=1):
-        build = pick_build(_builds_of(ref, request, gateway), request, ref.version)
+        builds = gateway.builds(ref.arn) if build_lists else _newest_available(ref, gateway)
+        build = pick_build(builds, request, ref.version)
         if build is not None:
-            return Resolution(build=build, version=ref, candidates=candidates, versions_tried=tried)
+            return Resolution(build, candidates, versions_tried=tried, listed=ref)
     raise NoMatchingImageError(_no_match_reason(request, candidates, gateway.region))
 
 
-def _builds_of(
-    ref: ImageVersionRef, request: LookupRequest, gateway: ImageBuilderGateway
-) -> Iterable[ImageBuild]:
-    # Only an image's owner may list its builds; DEPRECATED builds are reachable
-    # no other way. For everyone else GetImage on the version ARN returns the
-    # newest AVAILABLE build in one call.
-    if request.include_deprecated and request.owner is ImageOwner.SELF:
-        return gateway.builds(ref.arn)
-    latest: ImageBuild | None = gateway.latest_available_build(ref.arn)
-    return [latest] if latest is not None else []
+def _list_candidates(request: LookupRequest, gateway: ImageBuilderGateway) -> Candidates:
+    def listing(name_filter: str | None) -> Candidates:
+        listed = gateway.image_versions(
+            owner=request.owner.value,
+            name_filter=name_filter,
+            filters=request.filters.as_pairs(),
+            include_deprecated=request.include_deprecated,
+        )
+        return rank_candidates(listed, request)
+
+    candidates = listing(request.image_name)
+    if not candidates.seen_versions and request.image_name == arn_name(request.image_name):
+        # An ARN-form name ("amazon-linux-2023-x86") of an image listed by display
+        # name ("Amazon Linux 2023 x86"): the name filter cannot find it, so list
+        # the owner's images without it and match both forms here.
+        candidates = listing(None)
+    return candidates
+
+
+def _newest_available(ref: ImageVersionRef, gateway: ImageBuilderGateway) -> Iterable[ImageBuild]:
+    # GetImage on a version ARN answers with its newest AVAILABLE build, for any
+    # image the caller can see; ListImageBuildVersions only answers an image's owner.
+    build = gateway.get_image(ref.arn)
+    return [build] if build is not None else []
 
 
 def _no_match_reason(request: LookupRequest, candidates: Candidates, region: str) -> str:
     where = f"{request.describe()} in region {region}"
     seen = summarize_versions(candidates.seen_versions)
+    filters = request.filters.describe()
     if not candidates.seen_versions:
-        return f"no image found for {where}{_filters_text(request)}; versions seen: none"
+        return f"no image found for {where}{filters}; versions seen: none"
     if not candidates.matching:
-        return f"no version matches for {where}{_filters_text(request)}; versions seen: {seen}"
+        return f"no version matches for {where}{filters}; versions seen: {seen}"
     states = " or ".join(sorted(request.usable_states))
-    matching = summarize_versions(ref.version for ref in candidates.matching)
+    matching = summarize_versions(ref.version_text for ref in candidates.matching)
     return (
         f"no {states} build for {where}: matching versions {matching} have none "
         f"(all failed, in progress, deprecated, disabled or deleted); versions seen: {seen}"
     )
-
-
-def _filters_text(request: LookupRequest) -> str:
-    filters = [
-        f"{label} {value!r}"
-        for label, value in (
-            ("platform", request.platform),
-            ("OS version", request.os_version),
-            ("type", request.image_type.value if request.image_type else None),
-        )
-        if value
-    ]
-    return f" with {', '.join(filters)}" if filters else ""

@@ -62,7 +62,7 @@ RESOURCE_COUNTS_ONE = {
     "Custom::LatestImageBuild": 1,
     "AWS::Lambda::Function": 2,  # the handler and the provider framework's function
     "AWS::IAM::Role": 2,
-    "AWS::IAM::Policy": 2,
+    "AWS::IAM::Policy": 3,  # handler reads, handler logging, framework
     "AWS::Logs::LogGroup": 2,
 }
 
@@ -225,8 +225,19 @@ def test_log_retention_and_timeouts(one_lookup: Template) -> None:
     )
     assert handler["Properties"]["Timeout"] == 120
     assert handler["Properties"]["Runtime"].startswith("python3.")
-    for function in functions.values():
-        assert "LoggingConfig" in function["Properties"]
+    handler_id = next(key for key, f in functions.items() if f is handler or f == handler)
+    log_groups = one_lookup.find_resources("AWS::Logs::LogGroup")
+    # Lambda's own name for the handler's group: the framework's "Logs:" pointer leads here
+    named = [
+        group
+        for group in log_groups.values()
+        if group["Properties"].get("LogGroupName")
+        == {"Fn::Join": ["", ["/aws/lambda/", {"Ref": handler_id}]]}
+    ]
+    assert len(named) == 1
+    for key, function in functions.items():
+        if key != handler_id:
+            assert "LoggingConfig" in function["Properties"]
     lookup = next(iter(one_lookup.find_resources("Custom::LatestImageBuild").values()))
     service_timeout = int(lookup["Properties"]["ServiceTimeout"])
     assert service_timeout <= 600  # minutes, not CloudFormation's one-hour default

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.fake_imagebuilder import FakeImageBuilder
+from local_endpoints.imagebuilder import FakeImageBuilder
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from image_lookup import imagebuilder_api
+from image_lookup.deadline import Deadline
 from image_lookup.errors import (
     MAX_REASON_LENGTH,
     AccessDeniedError,
@@ -22,19 +22,39 @@ from image_lookup.errors import (
     ServiceError,
 )
 from image_lookup.handler import on_event
-from tests.conftest import FakeLambdaContext, load_event
-from tests.fake_imagebuilder import FakeImageBuilder
+from image_lookup.imagebuilder_api import ImageBuilderGateway
+from image_lookup.lookup_runner import lookup_image
+from image_lookup.properties import parse_properties
+from image_lookup.retry import Retrier, RetryPolicy
+from local_endpoints.imagebuilder import OWNER_ACCOUNTS, FakeImageBuilder
+from tests.support.events import load_event
+from tests.support.lambda_context import FakeLambdaContext
 
 Invoke = Callable[..., dict[str, Any]]
 NAME = "golden-al2023"
 RESERVE_SECONDS = 10.0
 
 
-@pytest.fixture
-def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One-second connect/read timeouts so deadline tests run in seconds."""
-    monkeypatch.setattr(imagebuilder_api, "CONNECT_TIMEOUT_SECONDS", 0.5)
-    monkeypatch.setattr(imagebuilder_api, "READ_TIMEOUT_SECONDS", 0.5)
+#: Shared images take the listing path (their account is unknown), where most faults can
+#: strike; the one-call path for own images has its own tests in test_handler.py.
+OWNER = "Shared"
+
+
+#: Half-second connect/read timeouts so deadline tests run in seconds.
+SHORT_TIMEOUTS = RetryPolicy(connect_timeout=0.5, read_timeout=0.5)
+
+
+@pytest.fixture(autouse=True)
+def shared_images(fake: FakeImageBuilder) -> None:
+    fake.default_owner = OWNER
+
+
+def lookup_with_short_timeouts(context: FakeLambdaContext) -> dict[str, str]:
+    """The handler's lookup for NAME, with SHORT_TIMEOUTS passed in."""
+    request = parse_properties({"ImageName": NAME, "Owner": OWNER})
+    return lookup_image(
+        request, Deadline(context.get_remaining_time_in_millis), retry_policy=SHORT_TIMEOUTS
+    )
 
 
 def assert_one_line(error: BaseException) -> str:
@@ -48,14 +68,14 @@ def assert_one_line(error: BaseException) -> str:
 
 
 def test_endless_throttling_stops_ten_seconds_before_the_timeout(
-    fake: FakeImageBuilder, short_timeouts: None
+    fake: FakeImageBuilder,
 ) -> None:
     fake.add(NAME, "1.0.0")
     fake.always("ListImages", lambda _p: (429, {"__error__": "ThrottlingException"}))
     context = FakeLambdaContext(remaining_seconds=14.0)
     started = time.monotonic()
     with pytest.raises(DeadlineExceededError) as caught:
-        on_event(load_event("create", ImageName=NAME), context)
+        lookup_with_short_timeouts(context)
     elapsed = time.monotonic() - started
     assert context.get_remaining_time_in_millis() / 1000 >= RESERVE_SECONDS
     assert elapsed < 14.0 - RESERVE_SECONDS
@@ -65,22 +85,22 @@ def test_endless_throttling_stops_ten_seconds_before_the_timeout(
 
 
 def test_a_stalling_service_is_cut_off_by_read_timeouts(
-    fake: FakeImageBuilder, short_timeouts: None
+    fake: FakeImageBuilder,
 ) -> None:
     fake.add(NAME, "1.0.0")
     fake.always("ListImages", lambda _p: time.sleep(3))
     context = FakeLambdaContext(remaining_seconds=14.0)
     with pytest.raises(DeadlineExceededError) as caught:
-        on_event(load_event("create", ImageName=NAME), context)
+        lookup_with_short_timeouts(context)
     assert context.get_remaining_time_in_millis() / 1000 >= RESERVE_SECONDS
     assert "ReadTimeout" in assert_one_line(caught.value)
     assert fake.count("ListImages") >= 2
 
 
-def test_a_stall_that_clears_is_retried(fake: FakeImageBuilder, short_timeouts: None) -> None:
+def test_a_stall_that_clears_is_retried(fake: FakeImageBuilder) -> None:
     fake.add(NAME, "1.0.0")
     fake.stall_next("GetImage", 1, seconds=2)
-    data = on_event(load_event("create", ImageName=NAME), FakeLambdaContext(30))["Data"]
+    data = lookup_with_short_timeouts(FakeLambdaContext(30))
     assert data["Version"] == "1.0.0"
     assert fake.count("GetImage") == 2
 
@@ -88,7 +108,10 @@ def test_a_stall_that_clears_is_retried(fake: FakeImageBuilder, short_timeouts: 
 def test_no_time_left_means_no_call(fake: FakeImageBuilder) -> None:
     fake.add(NAME, "1.0.0")
     with pytest.raises(DeadlineExceededError):
-        on_event(load_event("create", ImageName=NAME), FakeLambdaContext(remaining_seconds=11))
+        on_event(
+            load_event("create", ImageName=NAME, Owner=OWNER),
+            FakeLambdaContext(remaining_seconds=11),
+        )
     assert fake.calls == []
 
 
@@ -104,7 +127,7 @@ def listing(*entries: dict[str, Any], token: str | None = None) -> tuple[int, di
 
 def entry(version: Any, name: Any = NAME, arn: Any = "default") -> dict[str, Any]:
     if arn == "default":
-        arn = f"arn:aws:imagebuilder:us-east-1:123456789012:image/{NAME}/{version}"
+        arn = f"arn:aws:imagebuilder:us-east-1:{OWNER_ACCOUNTS[OWNER]}:image/{NAME}/{version}"
     return {"arn": arn, "name": name, "version": version, "type": "AMI"}
 
 
@@ -126,14 +149,15 @@ def test_missing_null_and_unparsable_fields_are_skipped(
             entry("1.0.0"),
         ),
     )
-    assert invoke(ImageName=NAME)["Data"]["Version"] == "1.0.0"
+    assert invoke(ImageName=NAME, Owner=OWNER)["Data"]["Version"] == "1.0.0"
 
 
 def test_missing_list_and_null_outputs(fake: FakeImageBuilder, invoke: Invoke) -> None:
     fake.add(NAME, "1.0.0")
-    fake.inject("ListImages", lambda _p: (200, {"requestId": "r"}))
+    for _listing in range(2):  # by name, then (no match) by the owner alone
+        fake.inject("ListImages", lambda _p: (200, {"requestId": "r"}))
     with pytest.raises(NoMatchingImageError, match="versions seen: none"):
-        invoke(ImageName=NAME)
+        invoke(ImageName=NAME, Owner=OWNER)
     arn = f"arn:aws:imagebuilder:us-east-1:123456789012:image/{NAME}/1.0.0"
     fake.inject(
         "GetImage",
@@ -151,7 +175,7 @@ def test_missing_list_and_null_outputs(fake: FakeImageBuilder, invoke: Invoke) -
             },
         ),
     )
-    data = invoke(ImageName=NAME)["Data"]
+    data = invoke(ImageName=NAME, Owner=OWNER)["Data"]
     assert data["AmiId"] == ""
     assert data["Platform"] == "Linux"  # the listing's value stands in for the null one
 
@@ -161,14 +185,14 @@ def test_empty_page_with_a_token_keeps_paging(fake: FakeImageBuilder, invoke: In
     fake.inject("ListImages", lambda _p: listing(token="empty-page"))
     fake.inject("ListImages", lambda _p: listing(token="another-empty-page"))
     fake.inject("ListImages", lambda _p: listing(entry("1.0.0")))
-    assert invoke(ImageName=NAME)["Data"]["Version"] == "1.0.0"
+    assert invoke(ImageName=NAME, Owner=OWNER)["Data"]["Version"] == "1.0.0"
     assert fake.count("ListImages") == 3
 
 
 def test_a_repeating_token_is_caught(fake: FakeImageBuilder, invoke: Invoke) -> None:
     fake.always("ListImages", lambda _p: listing(entry("1.0.0"), token="same-token"))
     with pytest.raises(ServiceError) as caught:
-        invoke(ImageName=NAME)
+        invoke(ImageName=NAME, Owner=OWNER)
     assert "already returned" in assert_one_line(caught.value)
     assert fake.count("ListImages") == 2
 
@@ -181,7 +205,7 @@ def test_expired_page_token_restarts_the_listing_once(
     fake.page_size = 2
     fake.inject("ListImages", lambda _p: None)  # first page as usual
     fake.inject("ListImages", lambda _p: (400, {"__error__": "InvalidPaginationTokenException"}))
-    assert invoke(ImageName=NAME)["Data"]["Version"] == "1.4.0"
+    assert invoke(ImageName=NAME, Owner=OWNER)["Data"]["Version"] == "1.4.0"
 
 
 def test_page_token_rejected_again_fails_cleanly(fake: FakeImageBuilder, invoke: Invoke) -> None:
@@ -191,7 +215,7 @@ def test_page_token_rejected_again_fails_cleanly(fake: FakeImageBuilder, invoke:
     rejected = (400, {"__error__": "InvalidPaginationTokenException"})
     fake.always("ListImages", lambda params: rejected if "nextToken" in params else None)
     with pytest.raises(ServiceError) as caught:
-        invoke(ImageName=NAME)
+        invoke(ImageName=NAME, Owner=OWNER)
     assert "page token" in assert_one_line(caught.value)
 
 
@@ -208,7 +232,7 @@ def test_unknown_build_state_is_not_usable(fake: FakeImageBuilder, invoke: Invok
         return status, body
 
     fake._get_image = lying_get  # type: ignore[method-assign]
-    assert invoke(ImageName=NAME)["Data"]["Version"] == "1.0.0"
+    assert invoke(ImageName=NAME, Owner=OWNER)["Data"]["Version"] == "1.0.0"
 
 
 def test_an_answer_for_another_image_is_rejected(fake: FakeImageBuilder, invoke: Invoke) -> None:
@@ -216,14 +240,14 @@ def test_an_answer_for_another_image_is_rejected(fake: FakeImageBuilder, invoke:
     fake.add(NAME, "2.0.0")
     other = fake.add("other-image", "2.0.0")
     fake.inject("GetImage", lambda _p: (200, {"image": other.image(other.builds[0])}))
-    assert invoke(ImageName=NAME)["Data"]["Version"] == "1.0.0"
+    assert invoke(ImageName=NAME, Owner=OWNER)["Data"]["Version"] == "1.0.0"
 
 
 def test_a_body_that_is_not_json_ends_in_one_line(fake: FakeImageBuilder, invoke: Invoke) -> None:
     fake.add(NAME, "1.0.0")
     fake.always("ListImages", lambda _p: (200, b"<html>gateway says hi</html>"))
     with pytest.raises(ImageLookupError) as caught:
-        invoke(ImageName=NAME)
+        invoke(ImageName=NAME, Owner=OWNER)
     assert_one_line(caught.value)
 
 
@@ -236,7 +260,7 @@ def test_reason_stays_short_with_thousands_of_versions(
     for minor in range(3000):
         fake.add(NAME, f"1.{minor}.0", "FAILED")
     with pytest.raises(NoMatchingImageError) as caught:
-        invoke(ImageName=NAME, VersionSelector="2.x.x")
+        invoke(ImageName=NAME, Owner=OWNER, VersionSelector="2.x.x")
     reason = assert_one_line(caught.value)
     assert "1.2999.0" in reason and "more" in reason
     assert len(json.dumps({"Reason": reason, "PhysicalResourceId": "x" * 256})) < 4096
@@ -246,7 +270,7 @@ def test_no_available_build_has_its_own_reason(fake: FakeImageBuilder, invoke: I
     fake.add(NAME, "1.0.0", "FAILED")
     fake.add(NAME, "1.1.0", "BUILDING", "CANCELLED")
     with pytest.raises(NoMatchingImageError) as caught:
-        invoke(ImageName=NAME)
+        invoke(ImageName=NAME, Owner=OWNER)
     reason = assert_one_line(caught.value)
     assert "no AVAILABLE build" in reason and "1.1.0, 1.0.0" in reason
 
@@ -257,9 +281,10 @@ def test_no_available_build_has_its_own_reason(fake: FakeImageBuilder, invoke: I
 @pytest.mark.parametrize(
     ("operation", "code", "owner"),
     [
-        ("ListImages", "AccessDeniedException", "Self"),
+        ("ListImages", "AccessDeniedException", "Shared"),
         ("GetImage", "AccessDeniedException", "Amazon"),
-        ("ListImages", "ForbiddenException", "Self"),
+        ("GetImage", "AccessDeniedException", "Self"),
+        ("ListImages", "ForbiddenException", "Shared"),
     ],
 )
 def test_access_denied_names_the_permission(
@@ -282,7 +307,10 @@ def test_region_without_the_service(
     monkeypatch.setenv("AWS_ENDPOINT_URL_IMAGEBUILDER", f"http://127.0.0.1:{closed_port}")
     started = time.monotonic()
     with pytest.raises(ServiceError) as caught:
-        on_event(load_event("create", ImageName=NAME, Region="ap-south-2"), FakeLambdaContext())
+        on_event(
+            load_event("create", ImageName=NAME, Owner=OWNER, Region="ap-south-2"),
+            FakeLambdaContext(),
+        )
     reason = assert_one_line(caught.value)
     assert "cannot reach EC2 Image Builder in region ap-south-2" in reason
     assert time.monotonic() - started < 10
@@ -328,9 +356,9 @@ def test_one_structured_line_per_lookup_without_the_response_url(
     fake.add(NAME, "1.0.0")
     fake.add(NAME, "1.1.0", "FAILED")
     fake.fail_next("ListImages", 1)
-    invoke(ImageName=NAME)
+    invoke(ImageName=NAME, Owner=OWNER)
     with pytest.raises(NoMatchingImageError):
-        invoke(ImageName=NAME, VersionSelector="7.x.x")
+        invoke(ImageName=NAME, Owner=OWNER, VersionSelector="7.x.x")
     lines = lookup_lines(caplog)
     assert len(lines) == 2
     resolved, failed = lines
@@ -366,24 +394,27 @@ def test_sdk_standard_mode_does_not_retry_call_rate_limit(fake: FakeImageBuilder
 def test_gateway_retries_call_rate_limit(fake: FakeImageBuilder, invoke: Invoke) -> None:
     fake.add(NAME, "1.0.0")
     fake.fail_next("ListImages", 2, "CallRateLimitExceededException", 429)
-    assert invoke(ImageName=NAME)["Data"]["Version"] == "1.0.0"
+    assert invoke(ImageName=NAME, Owner=OWNER)["Data"]["Version"] == "1.0.0"
     assert fake.count("ListImages") == 3
 
 
 def test_backoff_is_exponential_capped_and_jittered(fake: FakeImageBuilder) -> None:
-    from image_lookup.deadline import Deadline
-    from image_lookup.imagebuilder_api import ImageBuilderGateway
-    from image_lookup.properties import parse_properties
+    import boto3
+    from botocore.config import Config
 
     fake.add(NAME, "1.0.0")
     fake.fail_next("ListImages", 6)
     sleeps: list[float] = []
-    template = ImageBuilderGateway.for_region("us-east-1", Deadline(budget_seconds=600))
-    gateway = ImageBuilderGateway(
-        template._client, Deadline(budget_seconds=600), sleep=sleeps.append, jitter=lambda: 0.5
+    policy = RetryPolicy()
+    client = boto3.session.Session().client(
+        "imagebuilder", config=Config(retries={"total_max_attempts": 1, "mode": "standard"})
     )
-    versions = list(gateway.image_versions(parse_properties({"ImageName": NAME})))
+    retrier = Retrier(
+        Deadline(budget_seconds=600), "us-east-1", policy, sleep=sleeps.append, jitter=lambda: 0.5
+    )
+    gateway = ImageBuilderGateway(client, retrier)
+    versions = list(gateway.image_versions(owner=OWNER, name_filter=NAME))
     assert [v.version_text for v in versions] == ["1.0.0"]
-    ceiling = [min(imagebuilder_api.BACKOFF_CAP_SECONDS, 0.2 * 2**n) for n in range(1, 7)]
+    ceiling = [min(policy.backoff_cap, 0.2 * 2**n) for n in range(1, 7)]
     assert sleeps == pytest.approx([0.5 * c for c in ceiling])
     assert (gateway.calls, gateway.retries) == (7, 6)

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 import botocore.session
 import pytest
 
+from image_lookup.contract import ATTRIBUTE_KEYS as DATA_KEYS
 from image_lookup.errors import InvalidInputError, NoMatchingImageError
-from image_lookup.outputs import DATA_KEYS
-from tests.fake_imagebuilder import ACCOUNT, REGION, FakeBuild, FakeImageBuilder
+from local_endpoints.imagebuilder import (
+    ACCOUNT,
+    OWNER_ACCOUNTS,
+    REGION,
+    FakeBuild,
+    FakeImageBuilder,
+)
 
 Invoke = Callable[..., dict[str, Any]]
 NAME = "golden-al2023"
+#: Shared images take the listing path: their account is unknown, so no wildcard GetImage.
+LISTED = "Shared"
+SHARED_ACCOUNT = OWNER_ACCOUNTS[LISTED]
 
 
 def model_page_size() -> int:
@@ -50,16 +60,53 @@ def test_newest_available_build_wins_over_newer_failed_ones(
 def test_falls_back_to_older_version_when_newest_has_no_available_build(
     fake: FakeImageBuilder, invoke: Invoke
 ) -> None:
+    fake.default_owner = LISTED
     fake.add(NAME, "1.1.0")
     fake.add(NAME, "1.2.0", "AVAILABLE", "FAILED")
     fake.add(NAME, "1.3.0", "FAILED", "CANCELLED")
     fake.add(NAME, "1.4.0", "BUILDING")
     fake.add(NAME, "1.5.0", "DEPRECATED", "DISABLED", "DELETED")
-    result = invoke(ImageName=NAME, VersionSelector="1.x.x")
+    result = invoke(ImageName=NAME, VersionSelector="1.x.x", Owner=LISTED)
     assert result["Data"]["BuildVersion"] == "1.2.0/1"
     # one listing page, then one GetImage per version tried, newest first
     tried = [c.params["imageBuildVersionArn"] for c in fake.calls if c.operation == "GetImage"]
-    assert tried == [arn("1.5.0"), arn("1.4.0"), arn("1.3.0"), arn("1.2.0")]
+    versions = ("1.5.0", "1.4.0", "1.3.0", "1.2.0")
+    assert tried == [arn(version, SHARED_ACCOUNT) for version in versions]
+
+
+def test_own_image_resolves_in_one_wildcard_get_image(
+    fake: FakeImageBuilder, invoke: Invoke
+) -> None:
+    fake.add(NAME, "1.1.0")
+    fake.add(NAME, "1.2.0", "AVAILABLE", "FAILED")
+    fake.add(NAME, "1.3.0", "FAILED", "CANCELLED")
+    fake.add(NAME, "1.5.0", "DEPRECATED", "DISABLED", "DELETED")
+    fake.add(NAME, "2.0.0")
+    result = invoke(ImageName=NAME, VersionSelector="1.x.x")
+    assert result["Data"]["BuildVersion"] == "1.2.0/1"
+    assert [(c.operation, c.params) for c in fake.calls] == [
+        ("GetImage", {"imageBuildVersionArn": arn("1.x.x")})
+    ]
+
+
+def test_wildcard_not_found_falls_back_to_listing_for_the_reason(
+    fake: FakeImageBuilder, invoke: Invoke
+) -> None:
+    fake.add(NAME, "1.3.0", "FAILED")
+    fake.add(NAME, "2.0.0")
+    with pytest.raises(NoMatchingImageError, match=re.escape("versions seen: 2.0.0, 1.3.0")):
+        invoke(ImageName=NAME, VersionSelector="1.x.x")
+    assert [c.operation for c in fake.calls] == ["GetImage", "ListImages", "GetImage"]
+
+
+def test_a_wildcard_answer_is_checked_not_trusted(fake: FakeImageBuilder, invoke: Invoke) -> None:
+    fake.add(NAME, "1.0.0")
+    fake.add(NAME, "2.0.0")
+    wrong = fake.images[1].image(fake.images[1].builds[0])  # 2.0.0/1: outside the selector
+    fake.inject("GetImage", lambda _params: (200, {"requestId": "r", "image": wrong}))
+    result = invoke(ImageName=NAME, VersionSelector="1.x.x")
+    assert result["Data"]["BuildVersion"] == "1.0.0/1"
+    assert [c.operation for c in fake.calls] == ["GetImage", "ListImages", "GetImage"]
 
 
 def test_exact_version_selector(fake: FakeImageBuilder, invoke: Invoke) -> None:
@@ -75,17 +122,57 @@ def test_minor_wildcard(fake: FakeImageBuilder, invoke: Invoke) -> None:
     assert invoke(ImageName=NAME, VersionSelector="1.2.x")["Data"]["Version"] == "1.2.10"
 
 
-def test_amazon_owned_image(fake: FakeImageBuilder, invoke: Invoke) -> None:
-    name = "Amazon Linux 2023 x86"
-    fake.add(name, "2026.1.1", owner="Amazon")
-    fake.add(name, "2026.2.1", owner="Amazon")
-    fake.add(name, "2099.1.1", owner="Self")  # same name, other owner: not a candidate
+@pytest.mark.parametrize("name", ["Amazon Linux 2023 x86", "amazon-linux-2023-x86"])
+def test_amazon_owned_image_by_either_name_in_one_call(
+    fake: FakeImageBuilder, invoke: Invoke, name: str
+) -> None:
+    listed_name = "Amazon Linux 2023 x86"  # ListImages' name; ARNs say amazon-linux-2023-x86
+    fake.add(listed_name, "2026.1.1", owner="Amazon")
+    fake.add(listed_name, "2026.2.1", owner="Amazon")
+    fake.add(listed_name, "2099.1.1", owner="Self")  # same name, other owner: not a candidate
     result = invoke(ImageName=name, Owner="Amazon")
     assert result["PhysicalResourceId"] == arn("2026.2.1/1", "aws", "amazon-linux-2023-x86")
-    listing = next(c for c in fake.calls if c.operation == "ListImages")
-    assert listing.params["owner"] == "Amazon"
-    assert {"name": "name", "values": [name]} in listing.params["filters"]
+    assert result["Data"]["ImageName"] == listed_name
+    assert [(c.operation, c.params) for c in fake.calls] == [
+        ("GetImage", {"imageBuildVersionArn": arn("x.x.x", "aws", "amazon-linux-2023-x86")})
+    ]
+
+
+@pytest.mark.parametrize("name", ["Amazon Linux 2023 x86", "amazon-linux-2023-x86"])
+def test_either_name_form_finds_a_listed_image(
+    fake: FakeImageBuilder, invoke: Invoke, name: str
+) -> None:
+    listed_name = "Amazon Linux 2023 x86"
+    fake.add(listed_name, "2026.1.1", owner=LISTED)
+    fake.add(listed_name, "2026.2.1", owner=LISTED)
+    fake.add("Amazon Linux 2023 x86 minimal", "2027.1.1", owner=LISTED)
+    result = invoke(ImageName=name, Owner=LISTED)
+    assert result["Data"]["Version"] == "2026.2.1"
+    listings = [c for c in fake.calls if c.operation == "ListImages"]
+    assert listings[0].params["filters"] == [{"name": "name", "values": [name]}]
+    # the ARN form is not the listed name, so a second listing goes by owner alone
+    assert len(listings) == (1 if name == listed_name else 2)
     assert fake.count("ListImageBuildVersions") == 0
+
+
+def test_versions_are_the_service_text(fake: FakeImageBuilder, invoke: Invoke) -> None:
+    # AWS CLI list-images example: "version": "2019.12.03"
+    fake.add(NAME, "2019.12.03")
+    fake.add(NAME, "2019.12.2")
+    for selector in ("x.x.x", "2019.12.03", "2019.12.3", "2019.x.x"):
+        data = invoke(ImageName=NAME, VersionSelector=selector)["Data"]
+        assert (data["Version"], data["BuildVersion"]) == ("2019.12.03", "2019.12.03/1")
+        assert data["ImageBuildVersionArn"] == arn("2019.12.03/1")
+
+
+def test_an_empty_selector_is_an_error_not_a_default(
+    fake: FakeImageBuilder, invoke: Invoke
+) -> None:
+    fake.add(NAME, "1.0.0")
+    with pytest.raises(InvalidInputError, match="invalid version selector ''"):
+        invoke(ImageName=NAME, VersionSelector="")
+    assert fake.calls == []
+    assert invoke(ImageName=NAME, Platform="", OsVersion="")["Data"]["Version"] == "1.0.0"
 
 
 def test_shared_image_uses_get_image(fake: FakeImageBuilder, invoke: Invoke) -> None:
@@ -127,6 +214,7 @@ def test_platform_and_os_filters_are_sent_and_checked(
 
 
 def test_many_short_shuffled_pages(fake: FakeImageBuilder, invoke: Invoke) -> None:
+    fake.default_owner = LISTED
     for minor in range(60):
         fake.add(NAME, f"1.{minor}.0")
         fake.add("other-image", f"9.{minor}.0")
@@ -134,7 +222,7 @@ def test_many_short_shuffled_pages(fake: FakeImageBuilder, invoke: Invoke) -> No
     lengths = [1, 3, 0, 7, 2]
     fake.page_lengths = lambda offset: lengths[offset % len(lengths)] or 1
     fake.sloppy_name_filter = True
-    result = invoke(ImageName=NAME, VersionSelector="1.x.x")
+    result = invoke(ImageName=NAME, VersionSelector="1.x.x", Owner=LISTED)
     assert result["Data"]["Version"] == "1.59.0"
     listings = [c for c in fake.calls if c.operation == "ListImages"]
     assert len(listings) > 20
@@ -154,10 +242,10 @@ def test_sloppy_name_filter_never_picks_another_image(
 
 
 def test_throttling_burst_is_retried(fake: FakeImageBuilder, invoke: Invoke) -> None:
-    fake.add(NAME, "1.0.0")
+    fake.add(NAME, "1.0.0", owner=LISTED)
     fake.fail_next("ListImages", 3, "ThrottlingException", 429)
     fake.fail_next("GetImage", 2, "CallRateLimitExceededException", 429)
-    assert invoke(ImageName=NAME)["Data"]["Version"] == "1.0.0"
+    assert invoke(ImageName=NAME, Owner=LISTED)["Data"]["Version"] == "1.0.0"
     assert fake.counts() == {"ListImages": 4, "GetImage": 3}
 
 
@@ -168,9 +256,9 @@ def test_throttling_burst_is_retried(fake: FakeImageBuilder, invoke: Invoke) -> 
 def test_5xx_answers_are_retried(
     fake: FakeImageBuilder, invoke: Invoke, code: str, status: int
 ) -> None:
-    fake.add(NAME, "1.0.0")
+    fake.add(NAME, "1.0.0", owner=LISTED)
     fake.fail_next("ListImages", 2, code, status)
-    assert invoke(ImageName=NAME)["Data"]["Version"] == "1.0.0"
+    assert invoke(ImageName=NAME, Owner=LISTED)["Data"]["Version"] == "1.0.0"
     assert fake.count("ListImages") == 3
 
 
@@ -211,8 +299,6 @@ def test_invalid_selector_fails_before_any_call(
     fake: FakeImageBuilder, invoke: Invoke, selector: str
 ) -> None:
     props: dict[str, Any] = {"ImageName": NAME, "VersionSelector": selector}
-    if selector == "":
-        props["VersionSelector"] = "x"  # empty means default; use another bad value
     with pytest.raises(InvalidInputError) as caught:
         invoke(**props)
     assert repr(props["VersionSelector"]) in str(caught.value)

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from image_lookup.contract import ImageOwner, ImageType
 from image_lookup.errors import InvalidInputError
-from image_lookup.models import ImageOwner, ImageType
 from image_lookup.properties import (
+    ignored_properties,
     parse_properties,
     validate_filter_value,
     validate_image_name,
@@ -64,6 +65,7 @@ def test_full_properties() -> None:
             "ImageName": "Amazon Linux 2023 x86",
             "VersionSelector": "1.2.x",
             "Owner": "Amazon",
+            "ServiceTimeout": "300",
             "Platform": "Linux",
             "OsVersion": "Amazon Linux 2023",
             "ImageType": "DOCKER",
@@ -72,9 +74,9 @@ def test_full_properties() -> None:
             "RefreshToken": "1700000000",
         }
     )
-    assert request.owner is ImageOwner.AMAZON and request.image_type is ImageType.DOCKER
+    assert request.owner is ImageOwner.AMAZON and request.filters.image_type is ImageType.DOCKER
     assert request.selector.fixed == (1, 2) and request.include_deprecated
-    assert (request.platform, request.os_version, request.region) == (
+    assert (request.filters.platform, request.filters.os_version, request.region) == (
         "Linux",
         "Amazon Linux 2023",
         "eu-west-1",
@@ -84,7 +86,8 @@ def test_full_properties() -> None:
 def test_defaults_and_empty_strings() -> None:
     request = parse_properties({"ImageName": "golden", "Platform": "", "Region": ""})
     assert request.selector.text == "x.x.x" and request.owner is ImageOwner.SELF
-    assert request.platform is None and request.region is None and not request.include_deprecated
+    assert request.filters.platform is None and request.region is None
+    assert not request.include_deprecated
 
 
 @pytest.mark.parametrize(
@@ -94,10 +97,26 @@ def test_defaults_and_empty_strings() -> None:
         ({"ImageName": "golden", "Owner": "self"}, "'self'"),
         ({"ImageName": "golden", "ImageType": "ami"}, "'ami'"),
         ({"ImageName": "golden", "IncludeDeprecated": "yes"}, "'yes'"),
-        ({"ImageName": "golden", "Typo": "1"}, "'Typo'"),
+        ({"ImageName": "golden", "Imagename": "1"}, "'Imagename': did you mean ImageName?"),
+        ({"ImageName": "golden", "VersionSelecter": "1"}, "did you mean VersionSelector?"),
+        ({"ImageName": "golden", "VersionSelector": ""}, "invalid version selector ''"),
         ({"ImageName": 7}, "7"),
     ],
 )
 def test_bad_properties_name_the_value(props: dict[str, object], shown: str) -> None:
     with pytest.raises(InvalidInputError, match=re.escape(shown)):
         parse_properties(props)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"ServiceToken": "arn:aws:lambda:us-east-1:1:function:f", "ServiceTimeout": "300"},
+        {"Typo": "1", "SomeFutureCloudFormationKey": "x"},
+    ],
+)
+def test_keys_that_are_not_ours_never_fail(extra: dict[str, str]) -> None:
+    request = parse_properties({"ImageName": "golden", **extra})
+    assert request.image_name == "golden"
+    expected = sorted(key for key in extra if not key.startswith("Service"))
+    assert list(ignored_properties({"ImageName": "golden", **extra})) == expected

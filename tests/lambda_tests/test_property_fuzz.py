@@ -7,12 +7,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from image_lookup.contract import ATTRIBUTE_KEYS as DATA_KEYS
+from image_lookup.contract import PROPERTY_KEYS as KNOWN_PROPERTIES
 from image_lookup.errors import MAX_REASON_LENGTH, ImageLookupError
 from image_lookup.handler import on_event
-from image_lookup.outputs import DATA_KEYS
-from image_lookup.properties import KNOWN_PROPERTIES
-from tests.conftest import FakeLambdaContext
-from tests.fake_imagebuilder import FakeImageBuilder
+from local_endpoints.imagebuilder import FakeImageBuilder
+from tests.support.lambda_context import FakeLambdaContext
 
 NAME = "golden-al2023"
 plausible_text = st.sampled_from(

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from image_lookup.errors import NoMatchingImageError
 from image_lookup.handler import on_event
-from tests.conftest import FakeLambdaContext, load_event
-from tests.fake_imagebuilder import FakeImageBuilder
+from local_endpoints.imagebuilder import FakeImageBuilder
+from tests.support.events import load_event
+from tests.support.lambda_context import FakeLambdaContext
 
 NAME = "golden"
 STATES = ["AVAILABLE", "FAILED", "CANCELLED", "BUILDING", "DEPRECATED", "DISABLED", "DELETED"]

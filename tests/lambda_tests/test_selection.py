@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from image_lookup.models import ImageBuild, ImageType, ImageVersionRef, LookupRequest
-from image_lookup.selection import pick_build, rank_candidates, summarize_versions
-from image_lookup.selector import parse_selector
+from image_lookup.contract import ImageType
+from image_lookup.models import ImageBuild, ImageFilters, ImageVersionRef, LookupRequest
+from image_lookup.ranking import pick_build, rank_candidates, summarize_versions
+from image_lookup.versions import parse_selector
 
 
 def request(**kwargs: object) -> LookupRequest:
@@ -14,8 +15,14 @@ def request(**kwargs: object) -> LookupRequest:
 def build(
     number: int, state: str, name: str = "golden", version: tuple[int, int, int] = (1, 0, 0)
 ) -> ImageBuild:
+    text = ".".join(map(str, version))
     return ImageBuild(
-        arn=f"arn/{number}", name=name, version=version, build_number=number, state=state
+        arn=f"arn/{text}/{number}",
+        name=name,
+        version=version,
+        build_number=number,
+        state=state,
+        build_version_text=f"{text}/{number}",
     )
 
 
@@ -45,19 +52,32 @@ def test_unusable_states_and_mismatches_never_win() -> None:
 
 def test_rank_keeps_exact_name_and_filters() -> None:
     refs = [
-        ImageVersionRef("a", "golden", (1, 0, 0), image_type="AMI", platform="Linux"),
-        ImageVersionRef("b", "golden-arm", (9, 0, 0)),
-        ImageVersionRef("c", "golden", (2, 0, 0), image_type="DOCKER"),
-        ImageVersionRef("d", "golden", (3, 0, 0), platform="Windows"),
-        ImageVersionRef("e", "golden", (1, 5, 0)),  # fields left out by the service still count
+        ImageVersionRef("a", "golden", (1, 0, 0), "1.0.0", image_type="AMI", platform="Linux"),
+        ImageVersionRef("b", "golden-arm", (9, 0, 0), "9.0.0"),
+        ImageVersionRef("c", "golden", (2, 0, 0), "2.0.0", image_type="DOCKER"),
+        ImageVersionRef("d", "golden", (3, 0, 0), "3.0.0", platform="Windows"),
+        # fields left out by the service still count
+        ImageVersionRef("e", "golden", (1, 5, 0), "1.5.0"),
     ]
-    ranked = rank_candidates(refs, request(image_type=ImageType.AMI, platform="Linux"))
+    filters = ImageFilters(image_type=ImageType.AMI, platform="Linux")
+    ranked = rank_candidates(refs, request(filters=filters))
     assert [r.arn for r in ranked.matching] == ["e", "a"]
-    assert ranked.seen_versions == ((1, 5, 0), (1, 0, 0))
+    assert ranked.seen_versions == ("1.5.0", "1.0.0")
+
+
+def test_both_forms_of_a_name_match_and_nothing_else() -> None:
+    refs = [
+        ImageVersionRef("a", "Amazon Linux 2023 x86", (1, 0, 0), "1.0.0"),
+        ImageVersionRef("b", "Amazon Linux 2023 x86 minimal", (2, 0, 0), "2.0.0"),
+        ImageVersionRef("c", "amazon_linux_2023_x86", (3, 0, 0), "3.0.0"),
+    ]
+    for name in ("Amazon Linux 2023 x86", "amazon-linux-2023-x86"):
+        ranked = rank_candidates(refs, request()._replace(image_name=name))
+        assert [r.arn for r in ranked.matching] == ["a"]
 
 
 def test_summaries_are_bounded() -> None:
-    versions = [(1, minor, 0) for minor in range(5000, 0, -1)]
+    versions = [f"1.{minor}.0" for minor in range(5000, 0, -1)]
     text = summarize_versions(versions)
     assert text.startswith("1.5000.0, 1.4999.0")
     assert text.endswith("and 4988 more")

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 from image_lookup.errors import InvalidInputError
 from image_lookup.models import ImageVersionRef, LookupRequest
-from image_lookup.selection import rank_candidates
-from image_lookup.selector import (
+from image_lookup.ranking import rank_candidates
+from image_lookup.versions import (
     MAX_NODE,
-    format_version,
+    SemVer,
     parse_build_version,
     parse_selector,
     parse_version,
@@ -21,9 +21,28 @@ nodes = st.integers(min_value=0, max_value=MAX_NODE)
 versions = st.tuples(nodes, nodes, nodes)
 
 
+def format_version(version: SemVer) -> str:
+    return ".".join(str(node) for node in version)
+
+
+def ref(text: str) -> ImageVersionRef:
+    version = parse_version(text)
+    assert version is not None
+    return ImageVersionRef(arn=f"arn:{text}", name="golden", version=version, version_text=text)
+
+
 @pytest.mark.parametrize(
     ("text", "fixed"),
-    [("x.x.x", ()), ("1.x.x", (1,)), ("1.2.x", (1, 2)), ("1.2.3", (1, 2, 3)), ("0.0.0", (0, 0, 0))],
+    [
+        ("x.x.x", ()),
+        ("1.x.x", (1,)),
+        ("1.2.x", (1, 2)),
+        ("1.2.3", (1, 2, 3)),
+        ("0.0.0", (0, 0, 0)),
+        # leading zeros are the service's own text (AWS CLI list-images: 2019.12.03)
+        ("01.x.x", (1,)),
+        ("2019.12.03", (2019, 12, 3)),
+    ],
 )
 def test_valid_selectors(text: str, fixed: tuple[int, ...]) -> None:
     assert parse_selector(text).fixed == fixed
@@ -39,7 +58,6 @@ def test_valid_selectors(text: str, fixed: tuple[int, ...]) -> None:
         "1.2.3.4",  # too many
         "1.X.x",  # uppercase wildcard
         "v1.2.3",  # prefix
-        "01.x.x",  # leading zero
         "1.2.-1",
         "1073741824.x.x",  # above 2**30 - 1
         "99999999999.x.x",
@@ -110,9 +128,7 @@ def test_unparsable_versions_are_none(text: object) -> None:
 @given(st.lists(versions, max_size=60))
 def test_ranking_is_numeric_descending_and_deduplicated(listed: list[tuple[int, int, int]]) -> None:
     request = LookupRequest(image_name="golden", selector=parse_selector("x.x.x"))
-    refs = [
-        ImageVersionRef(arn=f"arn:{format_version(v)}", name="golden", version=v) for v in listed
-    ]
+    refs = [ref(format_version(v)) for v in listed]
     ranked = [ref.version_text for ref in rank_candidates(refs, request).matching]
     # oracle: sort the texts by their integer nodes
     expected = sorted(
@@ -125,12 +141,16 @@ def test_ranking_is_numeric_descending_and_deduplicated(listed: list[tuple[int, 
 
 def test_numeric_not_lexical_order() -> None:
     request = LookupRequest(image_name="golden", selector=parse_selector("1.x.x"))
-    refs = [
-        ImageVersionRef(arn=v, name="golden", version=parse_version(v) or (0, 0, 0))
-        for v in ("1.9.0", "1.10.0", "1.2.0", "2.0.0")
-    ]
+    refs = [ref(v) for v in ("1.9.0", "1.10.0", "1.2.0", "2.0.0")]
     assert [r.version_text for r in rank_candidates(refs, request).matching] == [
         "1.10.0",
         "1.9.0",
         "1.2.0",
     ]
+
+
+def test_versions_keep_the_service_text_and_compare_as_numbers() -> None:
+    request = LookupRequest(image_name="golden", selector=parse_selector("2019.12.03"))
+    ranked = rank_candidates([ref("2019.12.03"), ref("2019.12.2"), ref("2019.2.30")], request)
+    assert [r.version_text for r in ranked.matching] == ["2019.12.03"]
+    assert ranked.seen_versions == ("2019.12.03", "2019.12.2", "2019.2.30")

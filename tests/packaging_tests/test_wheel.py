@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_imagebuilder import FakeImageBuilder
+from local_endpoints.imagebuilder import FakeImageBuilder
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSUMER_APP = """

@@ -1,4 +1,4 @@
-"""Wildcard semantic version selectors and numeric version ordering.
+"""Version parsing: wildcard selectors, service version text, numeric order.
 
 Pure functions only: no I/O, no AWS. Image Builder versions have three nodes
 (``major.minor.patch``) assigned by the user and a fourth, the build number,
@@ -16,6 +16,8 @@ from image_lookup.errors import InvalidInputError, show_value
 MAX_NODE = 1073741823
 WILDCARD = "x"
 _DIGITS = frozenset("0123456789")
+#: Longest node text read (leading zeros included); longer ones are not versions.
+_MAX_NODE_DIGITS = 32
 
 SemVer = tuple[int, int, int]
 
@@ -35,7 +37,7 @@ def parse_selector(text: str) -> VersionSelector:
     """Parse ``x.x.x``, ``1.x.x``, ``1.2.x`` or ``1.2.3``; raise InvalidInputError otherwise."""
     nodes = text.split(".") if isinstance(text, str) else []
     first_wildcard = nodes.index(WILDCARD) if WILDCARD in nodes else len(nodes)
-    fixed = [_node(node, strict=True) for node in nodes[:first_wildcard]]
+    fixed = [_node(node) for node in nodes[:first_wildcard]]
     wildcards_only_to_the_right = all(node == WILDCARD for node in nodes[first_wildcard:])
     if len(nodes) != 3 or None in fixed or not wildcards_only_to_the_right:
         raise InvalidInputError(
@@ -52,7 +54,7 @@ def parse_version(text: object) -> SemVer | None:
     nodes = text.split(".")
     if len(nodes) != 3:
         return None
-    major, minor, patch = (_node(node, strict=False) for node in nodes)
+    major, minor, patch = (_node(node) for node in nodes)
     if major is None or minor is None or patch is None:
         return None
     return major, minor, patch
@@ -64,25 +66,20 @@ def parse_build_version(text: object) -> tuple[SemVer, int] | None:
         return None
     version_text, build_text = text.split("/")
     version = parse_version(version_text)
-    build = _node(build_text, strict=False)
+    build = _node(build_text)
     if version is None or build is None:
         return None
     return version, build
 
 
-def format_version(version: SemVer) -> str:
-    """Format a version tuple as ``major.minor.patch``."""
-    return f"{version[0]}.{version[1]}.{version[2]}"
+def _node(text: str) -> int | None:
+    """One node: ASCII digits worth 0..MAX_NODE.
 
-
-def _node(text: str, *, strict: bool) -> int | None:
-    """One node, 0..MAX_NODE in ASCII digits; ``strict`` also refuses leading zeros.
-
-    Selectors are strict; versions the service reports are read leniently.
+    Leading zeros are allowed and compare as numbers: the service keeps versions
+    such as ``2019.12.03`` (AWS CLI ``list-images`` example), so a selector
+    ``2019.12.03`` must pin it. Versions are always shown as the service wrote them.
     """
-    if not text or len(text) > 10 or not _DIGITS.issuperset(text):
-        return None
-    if strict and len(text) > 1 and text[0] == "0":
+    if not text or len(text) > _MAX_NODE_DIGITS or not _DIGITS.issuperset(text):
         return None
     number = int(text)
     return number if number <= MAX_NODE else None

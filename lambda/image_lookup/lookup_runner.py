@@ -1,4 +1,4 @@
-"""One lookup end to end: gateway, resolution, outputs and its structured log line."""
+"""Run one lookup end to end: gateway, resolution, attributes and its one structured log line."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from image_lookup.imagebuilder_api import ImageBuilderGateway
 from image_lookup.models import LookupRequest
 from image_lookup.outputs import build_attributes
 from image_lookup.resolver import resolve
+from image_lookup.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 
 LOGGER = logging.getLogger("image_lookup")
 LOGGER.setLevel(logging.INFO)
@@ -25,23 +26,22 @@ def lookup_image(
     deploy_region: str | None = None,
     account_id: str | None = None,
     log_context: dict[str, Any] | None = None,
+    retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
 ) -> dict[str, str]:
     """Resolve ``request`` and return the custom resource's ``Data``; log one JSON line."""
     started = time.monotonic()
-    gateway = ImageBuilderGateway.for_region(request.region, deadline)
+    gateway = ImageBuilderGateway.for_region(request.region, deadline, retry_policy)
     record: dict[str, Any] = dict(log_context or {})
     record.update(
         image_name=request.image_name,
         selector=request.selector.text,
         owner=request.owner.value,
-        platform=request.platform,
-        os_version=request.os_version,
-        image_type=request.image_type.value if request.image_type else None,
+        filters=dict(request.filters.as_pairs()),
         include_deprecated=request.include_deprecated,
         region=gateway.region,
     )
     try:
-        resolution = resolve(request, gateway)
+        resolution = resolve(request, gateway, account_id)
     except ImageLookupError as error:
         _log(
             record,
@@ -60,7 +60,7 @@ def lookup_image(
         _log(record, gateway, started, outcome="failed", error="Unexpected", reason=failure.reason)
         raise failure from error
     data = build_attributes(
-        resolution.build, resolution.version, deploy_region or gateway.region, account_id
+        resolution.build, deploy_region or gateway.region, account_id, resolution.listed
     )
     _log(
         record,

@@ -45,8 +45,13 @@ Reply = tuple[int, Any]
 
 
 def arn_name(name: str) -> str:
-    """The name segment of an image ARN: lowercase, spaces and underscores as hyphens."""
-    return re.sub(r"[ _]", "-", name.lower())
+    """The name segment of an image ARN: lowercase, spaces as hyphens.
+
+    The AWS CLI's ``list-images`` example lists "Amazon Linux 2 x86" under
+    ``arn:aws:imagebuilder:us-west-2:aws:image/amazon-linux-2-x86/2019.12.3``-style
+    ARNs, and botocore's ``ImageVersionArn`` pattern admits ``[a-z0-9-_]+`` there.
+    """
+    return name.lower().replace(" ", "-")
 
 
 @dataclass
@@ -159,6 +164,8 @@ class FakeImageBuilder:
 
     def __init__(self) -> None:
         self.images: list[FakeImageVersion] = []
+        #: Owner of the versions ``add`` creates unless told otherwise.
+        self.default_owner = "Self"
         #: Longest page served, whatever maxResults asks (short pages are legal).
         self.page_size = 100
         #: Callable giving each page's length; overrides page_size when set.
@@ -191,6 +198,19 @@ class FakeImageBuilder:
         port = self._server.server_address[1]
         return f"http://127.0.0.1:{port}"
 
+    def client_environment(self) -> dict[str, str]:
+        """Environment variables that point boto3 (in any process) at this endpoint."""
+        return {
+            "AWS_ENDPOINT_URL_IMAGEBUILDER": self.url,
+            "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
     def start(self) -> FakeImageBuilder:
         self._thread.start()
         return self
@@ -205,6 +225,7 @@ class FakeImageBuilder:
         builds = [
             FakeBuild(number, state) for number, state in enumerate(states or ("AVAILABLE",), 1)
         ]
+        kwargs.setdefault("owner", self.default_owner)
         image = FakeImageVersion(name=name, version=version, builds=builds, **kwargs)
         self.images.append(image)
         return image
@@ -340,6 +361,8 @@ class FakeImageBuilder:
 
     def _get_image(self, params: dict[str, Any]) -> Reply:
         arn = params["imageBuildVersionArn"]
+        if re.search(r"/(\d+|x)\.(\d+|x)\.(\d+|x)$", arn) and "x" in arn.rsplit("/", 1)[1]:
+            return self._get_image_by_wildcard(arn)
         for image in self.images:
             if arn.startswith(image.arn + "/"):
                 for build in image.builds:
@@ -351,6 +374,32 @@ class FakeImageBuilder:
                     newest = max(available, key=lambda b: b.number)
                     return 200, {"requestId": _request_id(), "image": image.image(newest)}
         return 404, _error_body("ResourceNotFoundException", f"image {arn} not found")
+
+    def _get_image_by_wildcard(self, arn: str) -> Reply:
+        """``.../image/name/1.x.x``: the newest AVAILABLE build of the highest matching version.
+
+        GetImage API reference (and ``aws imagebuilder get-image help``),
+        ``imageBuildVersionArn``: a version or wildcard ARN "resolves to the latest
+        matching build version that has reached AVAILABLE status"; deprecated, disabled
+        or deleted builds do not resolve.
+        """
+        prefix, selector = arn.rsplit("/", 1)
+        wanted = selector.split(".")
+        resolvable = [
+            (tuple(map(int, image.version.split("."))), build.number, image, build)
+            for image in self.images
+            if image.arn.rsplit("/", 1)[0] == prefix
+            and all(
+                w == "x" or int(w) == int(v)
+                for w, v in zip(wanted, image.version.split("."), strict=True)
+            )
+            for build in image.builds
+            if build.state == "AVAILABLE"
+        ]
+        if not resolvable:
+            return 404, _error_body("ResourceNotFoundException", f"image {arn} not found")
+        *_, image, build = max(resolvable, key=lambda found: found[:2])
+        return 200, {"requestId": _request_id(), "image": image.image(build)}
 
     def _name_matches(self, wanted: str | None, name: str) -> bool:
         if wanted is None:

@@ -1,0 +1,156 @@
+"""The contract between the ``LatestImageBuild`` construct and this handler, in one place.
+
+The construct (``constructs_lib``), the handler and the preview CLI all read this
+module: the custom resource's type, every property key with its construct
+parameter and CLI option, the attribute (``Data``) keys, the defaults, and the rule
+that decides which service calls, and so which IAM actions, a lookup needs. Like
+aws-cdk-lib's provider-framework ``consts.ts`` it ships with the runtime code, and
+the construct imports it from there. Adding a property starts here.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import NamedTuple
+
+RESOURCE_TYPE = "Custom::LatestImageBuild"
+DEFAULT_SELECTOR = "x.x.x"
+
+
+class ImageOwner(str, Enum):
+    """Who owns the image; the values are the ListImages API's ``owner`` strings."""
+
+    SELF = "Self"
+    SHARED = "Shared"
+    AMAZON = "Amazon"
+    THIRD_PARTY = "ThirdParty"
+    AWS_MARKETPLACE = "AWSMarketplace"
+
+
+class ImageType(str, Enum):
+    """What the image's builds produce."""
+
+    AMI = "AMI"
+    DOCKER = "DOCKER"
+
+
+class PropertyKind(str, Enum):
+    """How a property's value is written (CloudFormation delivers all of them as strings)."""
+
+    TEXT = "text"
+    FLAG = "flag"  # "true" / "false"
+    TAGS = "tags"  # a map of strings
+    SECONDS = "seconds"  # a whole number of seconds, as a string
+
+
+class Property(NamedTuple):
+    """One custom resource property: its key, the construct parameter and the CLI option."""
+
+    key: str
+    param: str
+    cli_flag: str | None
+    help: str
+    kind: PropertyKind = PropertyKind.TEXT
+
+
+IMAGE_NAME = Property(
+    "ImageName",
+    "image_name",
+    "--name",
+    "image name as Image Builder lists it ('Amazon Linux 2023 x86') or its ARN form "
+    "('amazon-linux-2023-x86')",
+)
+VERSION_SELECTOR = Property(
+    "VersionSelector",
+    "version",
+    "--version",
+    f"x.x.x, 1.x.x, 1.2.x or 1.2.3 (default {DEFAULT_SELECTOR})",
+)
+OWNER = Property(
+    "Owner",
+    "owner",
+    "--owner",
+    "Self, Shared, Amazon, ThirdParty or AWSMarketplace (default Self)",
+)
+PLATFORM = Property("Platform", "platform", "--platform", "only Linux, Windows or macOS images")
+OS_VERSION = Property("OsVersion", "os_version", "--os-version", "e.g. 'Amazon Linux 2023'")
+IMAGE_TYPE = Property("ImageType", "image_type", "--type", "AMI or DOCKER")
+INCLUDE_DEPRECATED = Property(
+    "IncludeDeprecated",
+    "include_deprecated",
+    "--include-deprecated",
+    "let DEPRECATED builds win (own images)",
+    PropertyKind.FLAG,
+)
+REGION = Property("Region", "region", "--region", "region the image lives in")
+REFRESH_TOKEN = Property("RefreshToken", "refresh_token", None, "changing it forces a new lookup")
+
+PROPERTIES = (
+    IMAGE_NAME,
+    VERSION_SELECTOR,
+    OWNER,
+    PLATFORM,
+    OS_VERSION,
+    IMAGE_TYPE,
+    INCLUDE_DEPRECATED,
+    REGION,
+    REFRESH_TOKEN,
+)
+PROPERTY_KEYS = frozenset(prop.key for prop in PROPERTIES)
+
+#: Keys that CloudFormation (``ServiceToken``, ``ServiceTimeout``) or the Provider
+#: framework put into ResourceProperties. They, and any unknown key that is not a
+#: near-miss of ours, never fail a lookup.
+PLATFORM_KEYS = frozenset({"ServiceToken", "ServiceTimeout"})
+
+
+class Attribute(str, Enum):
+    """The ``Data`` keys the handler returns; ``Fn::GetAtt`` names on the custom resource."""
+
+    IMAGE_BUILD_VERSION_ARN = "ImageBuildVersionArn"
+    IMAGE_VERSION_ARN = "ImageVersionArn"
+    IMAGE_NAME = "ImageName"
+    VERSION = "Version"
+    BUILD_VERSION = "BuildVersion"
+    AMI_ID = "AmiId"
+    CONTAINER_IMAGE_URI = "ContainerImageUri"
+    PLATFORM = "Platform"
+    OS_VERSION = "OsVersion"
+    IMAGE_TYPE = "ImageType"
+    DATE_CREATED = "DateCreated"
+
+
+ATTRIBUTE_KEYS = tuple(attribute.value for attribute in Attribute)
+
+#: IAM actions, named as the API operations they allow.
+LIST_IMAGES = "imagebuilder:ListImages"
+GET_IMAGE = "imagebuilder:GetImage"
+LIST_IMAGE_BUILD_VERSIONS = "imagebuilder:ListImageBuildVersions"
+
+
+def lists_builds(owner: str | None, *, include_deprecated: bool) -> bool:
+    """Whether a lookup reads every build of a version (ListImageBuildVersions).
+
+    Only an image's owner may list its builds, and only DEPRECATED builds need it;
+    everyone else gets each version's newest AVAILABLE build from GetImage.
+    ``owner`` None means "not known yet" (a token at synth): then the answer is
+    whether it could.
+    """
+    return include_deprecated and owner in (None, ImageOwner.SELF.value)
+
+
+def image_account(owner: str, own_account: str | None) -> str | None:
+    """The account in the owner's image ARNs, when it can be known (Self, Amazon)."""
+    if owner == ImageOwner.SELF.value:
+        return own_account or None
+    if owner == ImageOwner.AMAZON.value:
+        return "aws"
+    return None
+
+
+def service_actions(owner: str | None, *, include_deprecated: bool) -> tuple[str, ...]:
+    """Every IAM action a lookup may need (``owner`` None: not known at synth)."""
+    actions = [LIST_IMAGES, GET_IMAGE]
+    if lists_builds(owner, include_deprecated=include_deprecated):
+        actions.append(LIST_IMAGE_BUILD_VERSIONS)
+    return tuple(actions)

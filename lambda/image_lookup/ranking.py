@@ -1,0 +1,73 @@
+"""Pure ranking rules: which listed versions match, in what order, and which build wins."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest
+from image_lookup.versions import SemVer
+
+
+class Candidates(NamedTuple):
+    """Versions of the requested image, split into those the selector matches and the rest."""
+
+    matching: tuple[ImageVersionRef, ...]
+    """Matching versions, highest first, one entry per version."""
+    seen_versions: tuple[str, ...]
+    """Every distinct version of the image that was listed, highest first, as listed."""
+
+
+def rank_candidates(listed: Iterable[ImageVersionRef], request: LookupRequest) -> Candidates:
+    """Keep the requested image and filters, drop duplicates, order highest first.
+
+    A page may carry other images (the service's name filter is not exact), so
+    the name, in either of its forms, and the filters are checked again here.
+    """
+    filters = request.filters
+    by_version: dict[SemVer, ImageVersionRef] = {}
+    for ref in listed:
+        if request.names(ref.name) and filters.admit(ref.platform, ref.os_version, ref.image_type):
+            by_version.setdefault(ref.version, ref)
+    seen = sorted(by_version, reverse=True)
+    matches = request.selector.matches
+    return Candidates(
+        matching=tuple(by_version[v] for v in seen if matches(v)),
+        seen_versions=tuple(by_version[v].version_text for v in seen),
+    )
+
+
+def is_usable(build: ImageBuild, request: LookupRequest, version: SemVer | None = None) -> bool:
+    """Whether ``build`` may be pinned: the requested image, a matching version, a usable state.
+
+    What the service returns is checked rather than trusted.
+    """
+    return (
+        request.names(build.name)
+        and (build.version == version if version is not None else True)
+        and request.selector.matches(build.version)
+        and build.state in request.usable_states
+        and request.filters.admit(build.platform, build.os_version, build.image_type)
+    )
+
+
+def pick_build(
+    builds: Iterable[ImageBuild], request: LookupRequest, version: SemVer
+) -> ImageBuild | None:
+    """The newest usable build of ``version``, or None."""
+    usable = [build for build in builds if is_usable(build, request, version)]
+    return max(usable, key=lambda build: build.build_number, default=None)
+
+
+def summarize_versions(versions: Iterable[str], limit: int = 12) -> str:
+    """``1.2.0, 1.1.0 and 40 more`` (highest first), or ``none``; short enough for a reason."""
+    shown: list[str] = []
+    total = 0
+    for version in versions:
+        total += 1
+        if len(shown) < limit:
+            shown.append(version)
+    if not shown:
+        return "none"
+    extra = total - len(shown)
+    return ", ".join(shown) + (f" and {extra} more" if extra else "")
