@@ -1,0 +1,259 @@
+"""End to end through the real pieces: aws-cdk-lib's Provider framework drives the handler.
+
+* The app is synthesized; the events are built from its template as CloudFormation
+  sends them (``tests/support/cloudformation.py``): resolved, all strings,
+  ``ServiceToken`` and ``ServiceTimeout`` in ``ResourceProperties``.
+* The framework's own ``onEvent`` code, from the cloud assembly, runs in Node.js
+  with the AWS SDK modules Lambda's Node.js runtime provides (pinned in
+  package.json), and invokes the handler through the Lambda Invoke API.
+* The handler runs from its synthesized asset under PyPI's ``awslambdaric``
+  (``local_endpoints/lambda_service.py``), talking to the local Image Builder.
+* The framework's response is captured where it PUTs it, at the ResponseURL
+  (``local_endpoints/response_bucket.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import aws_cdk as cdk
+import pytest
+
+from constructs_lib import LatestImageBuild
+from local_endpoints.imagebuilder import ACCOUNT, REGION, FakeBuild, FakeImageBuilder
+from local_endpoints.lambda_service import LocalLambda
+from local_endpoints.response_bucket import ResponseBucket
+from tests.support.cloudformation import DeployedStack
+from tests.support.synth import REPO, synth_app
+
+pytestmark = pytest.mark.synth
+
+STACK = "LookupStack"
+NAME = "golden-al2023"
+DRIVER = Path(__file__).resolve().parents[1] / "support" / "invoke_framework.js"
+HANDLER_ENTRY = "image_lookup.handler.on_event"
+
+
+def build_app(app: cdk.App) -> None:
+    """One literal lookup, one whose selector is a parameter (a token checked at deploy)."""
+    stack = cdk.Stack(app, STACK, env=cdk.Environment(account=ACCOUNT, region=REGION))
+    selector = cdk.CfnParameter(stack, "Selector", default="1.x.x")
+    LatestImageBuild(stack, "Golden", image_name=NAME, version="1.x.x")
+    LatestImageBuild(stack, "FromParameter", image_name=NAME, version=selector.value_as_string)
+
+
+class Harness(NamedTuple):
+    stack: DeployedStack
+    imagebuilder: FakeImageBuilder
+    function: LocalLambda
+    bucket: ResponseBucket
+    framework_dir: Path
+    framework_handler: str
+    framework_env: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    workdir = tmp_path_factory.mktemp("e2e")
+    assembly = synth_app(workdir / "cdk.out", build_app)
+    stack = DeployedStack(assembly, STACK, {"Selector": "1.x.x"})
+    functions = stack.of_type("AWS::Lambda::Function")
+    handler_id = next(
+        f for f in functions if stack.resources[f]["Properties"]["Handler"] == HANDLER_ENTRY
+    )
+    framework_id = next(f for f in functions if f != handler_id)
+    framework = stack.resources[framework_id]["Properties"]
+    imagebuilder = FakeImageBuilder().start()
+    bucket = ResponseBucket(workdir).start()
+    handler_props = stack.resources[handler_id]["Properties"]
+    function = LocalLambda(
+        code_dir=stack.asset_dir(handler_id),
+        handler=handler_props["Handler"],
+        function_arn=stack.function_arn(handler_id),
+        timeout_seconds=int(handler_props["Timeout"]),
+        environment=imagebuilder.client_environment(),
+    ).start()
+    framework_env = {
+        "PATH": os.environ["PATH"],
+        "NODE_PATH": str(REPO / "node_modules"),
+        **{
+            key: str(stack.resolve(value))
+            for key, value in framework["Environment"]["Variables"].items()
+        },
+        **{key: value for key, value in imagebuilder.client_environment().items()},
+        "AWS_ENDPOINT_URL_LAMBDA": function.url,
+        **bucket.node_environment(),
+    }
+    yield Harness(
+        stack,
+        imagebuilder,
+        function,
+        bucket,
+        stack.asset_dir(framework_id),
+        framework["Handler"],
+        framework_env,
+    )
+    function.stop()
+    bucket.stop()
+    imagebuilder.stop()
+
+
+@pytest.fixture
+def world(harness: Harness) -> Iterator[Harness]:
+    harness.imagebuilder.images.clear()
+    harness.imagebuilder.calls.clear()
+    harness.bucket.puts.clear()
+    yield harness
+    assert harness.imagebuilder.shape_violations == []
+
+
+def deliver(harness: Harness, event: dict[str, Any]) -> dict[str, Any]:
+    """Run the framework's onEvent on ``event``; return the response it PUT."""
+    puts_before = len(harness.bucket.puts)
+    result = subprocess.run(
+        ["node", str(DRIVER), str(harness.framework_dir), harness.framework_handler],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        env=harness.framework_env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    new_puts = harness.bucket.puts[puts_before:]
+    assert len(new_puts) == 1, result.stdout + result.stderr
+    put = new_puts[0]
+    # the framework PUTs to the path and query of the URL CloudFormation gave it
+    assert put.path == event["ResponseURL"].split(harness.bucket.host, 1)[1]
+    assert len(put.body) < 4096
+    return put.document()
+
+
+def event(
+    harness: Harness, request_type: str, logical_prefix: str, **kwargs: Any
+) -> dict[str, Any]:
+    logical_id = next(
+        key
+        for key in harness.stack.of_type("Custom::LatestImageBuild")
+        if key.startswith(prefix)
+    )
+    request_id = "r"
+    url = harness.bucket.response_url(harness.stack.stack_id, logical_id, request_id)
+    return harness.stack.event(request_type, logical_id, url, **kwargs)
+
+
+def build_arn(version: str) -> str:
+    return f"arn:aws:imagebuilder:{REGION}:{ACCOUNT}:image/{NAME}/{version}"
+
+
+def test_events_carry_what_cloudformation_adds(world: Harness) -> None:
+    properties = event(world, "Create", "Golden")["ResourceProperties"]
+    assert properties["ServiceTimeout"] == "300"
+    assert properties["ServiceToken"].startswith("arn:aws:lambda:")
+    assert all(isinstance(value, str) for value in properties.values())
+
+
+def test_create_then_update_to_a_new_build_then_no_change(world: Harness) -> None:
+    image = world.imagebuilder.add(NAME, "1.2.0")
+    world.imagebuilder.add(NAME, "2.0.0")
+    created = deliver(world, event(world, "Create", "Golden"))
+    assert created["Status"] == "SUCCESS", created
+    assert created["PhysicalResourceId"] == build_arn("1.2.0/1")
+    assert created["Data"]["BuildVersion"] == "1.2.0/1"
+    assert created["Data"]["AmiId"].startswith("ami-")
+    old = event(world, "Create", "Golden")["ResourceProperties"]
+
+    image.builds.append(FakeBuild(2))
+    updated = deliver(
+        world,
+        event(
+            world, "Update", "Golden", physical_id=created["PhysicalResourceId"], old_properties=old
+        ),
+    )
+    assert updated["Status"] == "SUCCESS"
+    assert updated["PhysicalResourceId"] == build_arn("1.2.0/2")
+
+    unchanged = deliver(
+        world,
+        event(
+            world, "Update", "Golden", physical_id=updated["PhysicalResourceId"], old_properties=old
+        ),
+    )
+    assert unchanged["PhysicalResourceId"] == updated["PhysicalResourceId"]
+    assert unchanged["Data"] == updated["Data"]
+    # what the handler got is what CloudFormation sent, ServiceTimeout included
+    sent = world.function.invocations[-1].payload
+    assert sent["ResourceProperties"]["ServiceTimeout"] == "300"
+
+
+def test_delete_makes_no_call_and_succeeds(world: Harness) -> None:
+    deleted = deliver(world, event(world, "Delete", "Golden", physical_id=build_arn("1.0.0/1")))
+    assert deleted["Status"] == "SUCCESS"
+    assert deleted["PhysicalResourceId"] == build_arn("1.0.0/1")
+    assert world.imagebuilder.calls == []
+
+
+def test_failed_create_then_its_delete(world: Harness) -> None:
+    world.imagebuilder.add(NAME, "3.0.0")
+    failed = deliver(world, event(world, "Create", "Golden"))
+    assert failed["Status"] == "FAILED"
+    first_line = failed["Reason"].splitlines()[0]
+    assert first_line.startswith(f"Error: no version matches for image '{NAME}' version '1.x.x'")
+    assert "versions seen: 3.0.0" in first_line
+    # the framework's marker makes the Delete that follows a no-op
+    marker = failed["PhysicalResourceId"]
+    invocations = len(world.function.invocations)
+    deleted = deliver(world, event(world, "Delete", "Golden", physical_id=marker))
+    assert deleted["Status"] == "SUCCESS"
+    assert len(world.function.invocations) == invocations
+
+
+def test_a_bad_selector_from_a_parameter_fails_with_its_value(world: Harness) -> None:
+    bad = event(world, "Create", "FromParameter")
+    bad["ResourceProperties"]["VersionSelector"] = "1.x.3"  # the parameter's deploy-time value
+    failed = deliver(world, bad)
+    assert failed["Status"] == "FAILED"
+    assert failed["Reason"].splitlines()[0].startswith("Error: invalid version selector '1.x.3'")
+    assert world.imagebuilder.calls == []
+
+
+def test_the_logs_pointer_names_the_handlers_log_group(world: Harness) -> None:
+    failed = deliver(world, event(world, "Create", "Golden"))
+    pointer = next(line for line in failed["Reason"].splitlines() if line.startswith("Logs: "))
+    log_group_name = pointer.removeprefix("Logs: ")
+    groups = {
+        world.stack.resolve(world.stack.resources[key]["Properties"].get("LogGroupName"))
+        for key in world.stack.of_type("AWS::Logs::LogGroup")
+    }
+    assert log_group_name in groups
+    # and the group exists before the handler's first invocation: the framework depends on it
+    group_id = next(
+        key
+        for key in world.stack.of_type("AWS::Logs::LogGroup")
+        if world.stack.resolve(world.stack.resources[key]["Properties"].get("LogGroupName"))
+        == log_group_name
+    )
+    framework_ids = [
+        key
+        for key in world.stack.of_type("AWS::Lambda::Function")
+        if world.stack.resources[key]["Properties"]["Handler"] != HANDLER_ENTRY
+    ]
+    assert group_id in world.stack.created_before(framework_ids[0])
+    assert world.stack.resources[group_id]["Properties"]["RetentionInDays"] == 30
+
+
+def test_a_build_with_amis_in_forty_regions_fits(world: Harness) -> None:
+    image = world.imagebuilder.add(NAME, "1.0.0")
+    regions = [f"xx-region-{n}" for n in range(39)] + [REGION]
+    image.builds[0].amis = [
+        {"region": region, "image": f"ami-{n:017x}", "accountId": ACCOUNT, "name": "n" * 128}
+        for n, region in enumerate(regions)
+    ]
+    created = deliver(world, event(world, "Create", "Golden"))
+    assert created["Status"] == "SUCCESS"
+    assert created["Data"]["AmiId"] == f"ami-{39:017x}"
