@@ -134,17 +134,16 @@ def deliver(harness: Harness, event: dict[str, Any]) -> dict[str, Any]:
     return put.document()
 
 
-def event(
-    harness: Harness, request_type: str, logical_prefix: str, **kwargs: Any
-) -> dict[str, Any]:
+def event(harness: Harness, request_type: str, prefix: str, **kwargs: Any) -> dict[str, Any]:
+    """The event CloudFormation would send to the lookup whose logical id starts with ``prefix``."""
     logical_id = next(
-        key
-        for key in harness.stack.of_type("Custom::LatestImageBuild")
-        if key.startswith(prefix)
+        key for key in harness.stack.of_type("Custom::LatestImageBuild") if key.startswith(prefix)
     )
-    request_id = "r"
-    url = harness.bucket.response_url(harness.stack.stack_id, logical_id, request_id)
-    return harness.stack.event(request_type, logical_id, url, **kwargs)
+    sent = harness.stack.event(request_type, logical_id, "", **kwargs)
+    sent["ResponseURL"] = harness.bucket.response_url(
+        harness.stack.stack_id, logical_id, sent["RequestId"]
+    )
+    return sent
 
 
 def build_arn(version: str) -> str:
