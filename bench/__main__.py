@@ -61,18 +61,20 @@ def ranking_cpu() -> dict[str, float]:
     code = """
 import json, random, time
 from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest
-from image_lookup.selection import pick_build, rank_candidates
-from image_lookup.selector import parse_selector
+from image_lookup.ranking import pick_build, rank_candidates
+from image_lookup.versions import parse_selector
 rng = random.Random(7)
-refs = [ImageVersionRef(f"arn/{i}", "golden", (rng.randrange(5), rng.randrange(100), i))
-        for i in range(10_000)]
+versions = [(rng.randrange(5), rng.randrange(100), i) for i in range(10_000)]
+refs = [ImageVersionRef(f"arn/{i}", "golden", v, ".".join(map(str, v)))
+        for i, v in enumerate(versions)]
 request = LookupRequest(image_name="golden", selector=parse_selector("1.x.x"))
 timings = []
 for _ in range(7):
     start = time.process_time()
     ranked = rank_candidates(refs, request)
     top = ranked.matching[0]
-    builds = [ImageBuild(f"{top.arn}/{n}", "golden", top.version, n, "AVAILABLE") for n in (1, 2)]
+    builds = [ImageBuild(f"{top.arn}/{n}", "golden", top.version, n, "AVAILABLE",
+                         f"{top.version_text}/{n}") for n in (1, 2)]
     pick_build(builds, request, top.version)
     timings.append(time.process_time() - start)
 print(json.dumps({"best_ms": min(timings) * 1000, "median_ms": sorted(timings)[3] * 1000}))
