@@ -7,10 +7,11 @@ the bad value.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
-from aws_cdk import Token
+from aws_cdk import Duration, Token
 
 from image_lookup.errors import InvalidInputError, show_value
 from image_lookup.properties import (
@@ -19,6 +20,7 @@ from image_lookup.properties import (
     validate_filter_value,
     validate_image_name,
     validate_region,
+    validate_tag,
 )
 from image_lookup.versions import parse_selector
 
@@ -55,6 +57,8 @@ def check_props(
     region: Any | None,
     include_deprecated: Any,
     refresh_on_every_deploy: Any,
+    require_tags: Any = None,
+    exclude_tags: Any = None,
 ) -> None:
     """Check every literal construct input; the first bad one raises."""
     check_literal("image_name", image_name, validate_image_name, required=True)
@@ -66,3 +70,36 @@ def check_props(
     check_literal("region", region, validate_region, required=False)
     check_flag("include_deprecated", include_deprecated)
     check_flag("refresh_on_every_deploy", refresh_on_every_deploy)
+    check_tags("require_tags", require_tags)
+    check_tags("exclude_tags", exclude_tags)
+
+
+def check_tags(prop: str, tags: Any) -> None:
+    """A mapping of tag strings; literal keys and values within the service's limits."""
+    if tags is None:
+        return
+    if not isinstance(tags, Mapping):
+        raise InvalidInputError(f"{prop} must be a mapping of strings, got {show_value(tags)}")
+    for key, value in tags.items():
+        check_literal(prop, key, partial(_tag_key, prop), required=True)
+        check_literal(prop, value, partial(validate_tag, prop, str(key)), required=True)
+
+
+def _tag_key(prop: str, key: str) -> None:
+    validate_tag(prop, key, "")
+
+
+def check_min_age(min_age: Any) -> str | None:
+    """``min_age`` as whole seconds (text), or None; raise on a non-Duration or a fraction."""
+    if min_age is None:
+        return None
+    if not isinstance(min_age, Duration):
+        raise InvalidInputError(f"min_age must be a Duration, got {show_value(min_age)}")
+    if Token.is_unresolved(min_age.to_string()):
+        raise InvalidInputError("min_age must be a literal Duration, not a token")
+    seconds = min_age.to_seconds(integral=False)
+    if seconds < 0 or seconds != int(seconds):
+        raise InvalidInputError(
+            f"invalid min_age {min_age.to_human_string()!r}: a whole number of seconds, 0 or more"
+        )
+    return str(int(seconds))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from enum import Enum
 
 from aws_cdk import CustomResource, Duration, Stack
 from constructs import Construct
 
-from constructs_lib._validation import check_props
+from constructs_lib._validation import check_min_age, check_props
 from constructs_lib.lookup_provider import LookupProvider
 from image_lookup import contract
 from image_lookup.contract import DEFAULT_SELECTOR, RESOURCE_TYPE, Attribute, ImageOwner, ImageType
@@ -44,6 +45,9 @@ class LatestImageBuild(Construct):
         region: str | None = None,
         refresh_on_every_deploy: bool = True,
         refresh_token: str | None = None,
+        require_tags: Mapping[str, str] | None = None,
+        exclude_tags: Mapping[str, str] | None = None,
+        min_age: Duration | None = None,
     ) -> None:
         """Define a lookup.
 
@@ -64,6 +68,16 @@ class LatestImageBuild(Construct):
             synth output is byte-identical across runs. Default ``True``.
         :param refresh_token: any value (e.g. a date or a pipeline run id); changing it
             forces a new lookup. Only with ``refresh_on_every_deploy=False``. Default: none.
+        :param require_tags: promotion gate: a build qualifies only if it carries every pair
+            (exact values; values may be tokens). Default: none.
+        :param exclude_tags: a build carrying any of these pairs never qualifies (revocation,
+            quarantine). Default: none.
+        :param min_age: bake time: a build qualifies only once it was created at least this
+            long before the lookup runs (whole seconds). Default: none.
+
+            Gates apply on top of the usual rules. Own images: every build of a version is a
+            candidate. Other accounts' images: only each version's newest AVAILABLE build
+            (the service shows no other); if it fails a gate, the version is skipped.
         :raises ValueError: a literal (non-token) value is invalid; the message names it.
         """
         owner_value = owner.value if isinstance(owner, Enum) else owner
@@ -79,7 +93,10 @@ class LatestImageBuild(Construct):
             region=region,
             include_deprecated=include_deprecated,
             refresh_on_every_deploy=refresh_on_every_deploy,
+            require_tags=require_tags,
+            exclude_tags=exclude_tags,
         )
+        min_age_seconds = check_min_age(min_age)
         if refresh_token is not None and refresh_on_every_deploy:
             raise ValueError(
                 f"refresh_token={refresh_token!r} has no effect while refresh_on_every_deploy "
@@ -93,6 +110,7 @@ class LatestImageBuild(Construct):
             owner=owner_value if owner_value in _OWNER_VALUES else None,
             region=region,
             include_deprecated=include_deprecated,
+            gated=bool(require_tags or exclude_tags or min_age_seconds),
         )
         properties = {
             contract.IMAGE_NAME.key: image_name,
@@ -106,6 +124,9 @@ class LatestImageBuild(Construct):
             contract.REFRESH_TOKEN.key: (
                 str(time.time_ns()) if refresh_on_every_deploy else refresh_token
             ),
+            contract.REQUIRE_TAGS.key: dict(require_tags) if require_tags else None,
+            contract.EXCLUDE_TAGS.key: dict(exclude_tags) if exclude_tags else None,
+            contract.MIN_AGE_SECONDS.key: min_age_seconds,
         }
         self._resource = CustomResource(
             self,

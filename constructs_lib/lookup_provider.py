@@ -135,7 +135,7 @@ class LookupProvider(Construct):
         return provider
 
     def allow_lookup(
-        self, *, owner: str | None, region: str | None, include_deprecated: bool
+        self, *, owner: str | None, region: str | None, include_deprecated: bool, gated: bool
     ) -> None:
         """Grant the image reads a lookup needs, by the contract's rule.
 
@@ -144,7 +144,7 @@ class LookupProvider(Construct):
         """
         account = (image_account(owner, self._stack_account) if owner else None) or "*"
         region = region or self._stack_region
-        for action in service_actions(owner, include_deprecated=include_deprecated):
+        for action in service_actions(owner, include_deprecated=include_deprecated, gated=gated):
             if action != LIST_IMAGES and (action, account, region) not in self._granted:
                 self._granted.add((action, account, region))
                 self._grant_on_images(action, account, region)

@@ -63,6 +63,9 @@ class FakeBuild:
     date_created: str = "2026-01-01T00:00:00.000Z"
     amis: list[dict[str, Any]] | None = None
     containers: list[dict[str, Any]] | None = None
+    #: Image (ImageSummary) ``tags``: both GetImage and ListImageBuildVersions return them
+    #: (botocore's model: Image.tags, ImageSummary.tags).
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -146,6 +149,7 @@ class FakeImageVersion:
             "dateCreated": build.date_created,
             "outputResources": {"amis": amis, "containers": containers},
             "buildType": "USER_INITIATED",
+            "tags": dict(build.tags),
         }
 
 

@@ -65,7 +65,14 @@ def image_build(item: Mapping[str, Any]) -> ImageBuild | None:
             )
             for container in _mappings(outputs.get("containers"))
         ),
+        tags=_tags(item.get("tags")),
     )
+
+
+def _tags(value: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        return ()
+    return tuple((k, v) for k, v in value.items() if isinstance(k, str) and isinstance(v, str))
 
 
 def _text(value: object) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 
 from image_lookup.contract import PROPERTIES, Property, PropertyKind
 from image_lookup.deadline import Deadline
-from image_lookup.errors import ImageLookupError
+from image_lookup.errors import ImageLookupError, InvalidInputError, show_value
+from image_lookup.gates import parse_age
 from image_lookup.lookup_runner import lookup_image
 from image_lookup.properties import parse_properties
 
@@ -32,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         assert prop.cli_flag is not None
         if prop.kind is PropertyKind.FLAG:
             parser.add_argument(prop.cli_flag, dest=prop.param, action="store_true", help=prop.help)
+        elif prop.kind is PropertyKind.TAGS:
+            parser.add_argument(prop.cli_flag, dest=prop.param, action="append", help=prop.help)
         else:
             parser.add_argument(prop.cli_flag, dest=prop.param, help=prop.help)
     parser.add_argument(
@@ -65,6 +68,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _property_value(prop: Property, value: Any) -> Any:
+    """The CLI's value as CloudFormation would deliver the property."""
+    if value is None:
+        return None
     if prop.kind is PropertyKind.FLAG:
         return "true" if value else None
+    if prop.kind is PropertyKind.TAGS:
+        pairs = [text.partition("=") for text in value]
+        bad = next((text for text, (_, sep, _v) in zip(value, pairs, strict=True) if not sep), None)
+        if bad is not None:
+            raise InvalidInputError(f"invalid {prop.cli_flag} {show_value(bad)}: use KEY=VALUE")
+        return {key: item for key, _, item in pairs}
+    if prop.kind is PropertyKind.SECONDS:
+        seconds = parse_age(value)
+        if seconds is None:
+            raise InvalidInputError(
+                f"invalid {prop.cli_flag} {show_value(value)}: use 90m, 36h, 7d or seconds"
+            )
+        return str(seconds)
     return value

@@ -84,6 +84,27 @@ INCLUDE_DEPRECATED = Property(
 )
 REGION = Property("Region", "region", "--region", "region the image lives in")
 REFRESH_TOKEN = Property("RefreshToken", "refresh_token", None, "changing it forces a new lookup")
+REQUIRE_TAGS = Property(
+    "RequireTags",
+    "require_tags",
+    "--require-tag",
+    "KEY=VALUE a build must carry (repeatable)",
+    PropertyKind.TAGS,
+)
+EXCLUDE_TAGS = Property(
+    "ExcludeTags",
+    "exclude_tags",
+    "--exclude-tag",
+    "KEY=VALUE no pinned build may carry (repeatable)",
+    PropertyKind.TAGS,
+)
+MIN_AGE_SECONDS = Property(
+    "MinAgeSeconds",
+    "min_age",
+    "--min-age",
+    "how old a build must be: 90m, 36h, 7d or seconds",
+    PropertyKind.SECONDS,
+)
 
 PROPERTIES = (
     IMAGE_NAME,
@@ -95,6 +116,9 @@ PROPERTIES = (
     INCLUDE_DEPRECATED,
     REGION,
     REFRESH_TOKEN,
+    REQUIRE_TAGS,
+    EXCLUDE_TAGS,
+    MIN_AGE_SECONDS,
 )
 PROPERTY_KEYS = frozenset(prop.key for prop in PROPERTIES)
 
@@ -128,15 +152,15 @@ GET_IMAGE = "imagebuilder:GetImage"
 LIST_IMAGE_BUILD_VERSIONS = "imagebuilder:ListImageBuildVersions"
 
 
-def lists_builds(owner: str | None, *, include_deprecated: bool) -> bool:
+def lists_builds(owner: str | None, *, include_deprecated: bool, gated: bool = False) -> bool:
     """Whether a lookup reads every build of a version (ListImageBuildVersions).
 
-    Only an image's owner may list its builds, and only DEPRECATED builds need it;
-    everyone else gets each version's newest AVAILABLE build from GetImage.
-    ``owner`` None means "not known yet" (a token at synth): then the answer is
-    whether it could.
+    Only an image's owner may list its builds; DEPRECATED builds and promotion
+    gates need them (every build of a version is then a candidate). Everyone else
+    gets each version's newest AVAILABLE build from GetImage. ``owner`` None means
+    "not known yet" (a token at synth): then the answer is whether it could.
     """
-    return include_deprecated and owner in (None, ImageOwner.SELF.value)
+    return (include_deprecated or gated) and owner in (None, ImageOwner.SELF.value)
 
 
 def image_account(owner: str, own_account: str | None) -> str | None:
@@ -148,9 +172,11 @@ def image_account(owner: str, own_account: str | None) -> str | None:
     return None
 
 
-def service_actions(owner: str | None, *, include_deprecated: bool) -> tuple[str, ...]:
+def service_actions(
+    owner: str | None, *, include_deprecated: bool, gated: bool = False
+) -> tuple[str, ...]:
     """Every IAM action a lookup may need (``owner`` None: not known at synth)."""
     actions = [LIST_IMAGES, GET_IMAGE]
-    if lists_builds(owner, include_deprecated=include_deprecated):
+    if lists_builds(owner, include_deprecated=include_deprecated, gated=gated):
         actions.append(LIST_IMAGE_BUILD_VERSIONS)
     return tuple(actions)

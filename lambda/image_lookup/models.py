@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from image_lookup.contract import ImageOwner, ImageType
+from image_lookup.gates import PromotionGates
 from image_lookup.versions import SemVer, VersionSelector
 
 #: Build states that can be pinned. DEPRECATED joins them only with include_deprecated.
@@ -58,6 +59,7 @@ class LookupRequest(NamedTuple):
     filters: ImageFilters = ImageFilters()
     include_deprecated: bool = False
     region: str | None = None
+    gates: PromotionGates = PromotionGates()
 
     @property
     def usable_states(self) -> frozenset[str]:
@@ -118,6 +120,7 @@ class ImageBuild(NamedTuple):
     date_created: str = ""
     amis: tuple[AmiOutput, ...] = ()
     containers: tuple[ContainerOutput, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
 
     @property
     def version_text(self) -> str:

@@ -12,20 +12,24 @@ from typing import Any, TypeVar
 
 from image_lookup.contract import (
     DEFAULT_SELECTOR,
+    EXCLUDE_TAGS,
     IMAGE_NAME,
     IMAGE_TYPE,
     INCLUDE_DEPRECATED,
+    MIN_AGE_SECONDS,
     OS_VERSION,
     OWNER,
     PLATFORM,
     PLATFORM_KEYS,
     PROPERTY_KEYS,
     REGION,
+    REQUIRE_TAGS,
     VERSION_SELECTOR,
     ImageOwner,
     ImageType,
 )
 from image_lookup.errors import InvalidInputError, show_value
+from image_lookup.gates import PromotionGates
 from image_lookup.models import ImageFilters, LookupRequest
 from image_lookup.versions import parse_selector
 
@@ -81,6 +85,11 @@ def parse_properties(properties: Mapping[str, Any]) -> LookupRequest:
         ),
         include_deprecated=_boolean(properties, INCLUDE_DEPRECATED.key),
         region=_optional(properties, REGION.key, validate_region),
+        gates=PromotionGates(
+            require_tags=parse_tags(REQUIRE_TAGS.key, properties.get(REQUIRE_TAGS.key)),
+            exclude_tags=parse_tags(EXCLUDE_TAGS.key, properties.get(EXCLUDE_TAGS.key)),
+            min_age_seconds=_optional(properties, MIN_AGE_SECONDS.key, parse_min_age_seconds) or 0,
+        ),
     )
 
 
@@ -165,6 +174,47 @@ def validate_region(text: str) -> str:
             f"invalid region {show_value(text)}: expected a name like eu-west-1"
         )
     return text
+
+
+def validate_tag(label: str, key: str, value: str) -> tuple[str, str]:
+    """One tag pair, within the service's limits (TagMap in botocore's model), else raise."""
+    key_ok = (
+        isinstance(key, str)
+        and 1 <= len(key) <= 128
+        and not key.startswith("aws:")
+        and all(char.isalnum() or char.isspace() or char in "_.:/=+-@" for char in key)
+    )
+    if not key_ok:
+        raise InvalidInputError(
+            f"invalid {label} key {show_value(key)}: 1-128 characters of letters, digits, "
+            "spaces and _.:/=+-@, not starting with 'aws:'"
+        )
+    if not isinstance(value, str) or len(value) > 256:
+        raise InvalidInputError(
+            f"invalid {label} value {show_value(value)} for {key!r}: a string of at most 256 "
+            "characters"
+        )
+    return key, value
+
+
+def parse_tags(label: str, value: object) -> tuple[tuple[str, str], ...]:
+    """A map of tag strings (absent or empty: none), checked pair by pair."""
+    if value is None or value == "":
+        return ()
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(
+            f"property {label} must be a map of strings, got {show_value(value)}"
+        )
+    return tuple(sorted(validate_tag(label, key, item) for key, item in value.items()))
+
+
+def parse_min_age_seconds(text: str) -> int:
+    """A whole, non-negative number of seconds, as text."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 12):
+        raise InvalidInputError(
+            f"invalid MinAgeSeconds {show_value(text)}: a whole number of seconds, 0 or more"
+        )
+    return int(text)
 
 
 def validate_filter_value(label: str, text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import NamedTuple
 
 from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest
@@ -51,12 +52,42 @@ def is_usable(build: ImageBuild, request: LookupRequest, version: SemVer | None 
     )
 
 
+class Pick(NamedTuple):
+    """The winning build of a version, if any, and why newer usable builds lost."""
+
+    build: ImageBuild | None
+    rejections: tuple[str, ...] = ()
+    """``1.4.0/3: 2 days old (needs 7 days)``, newest first."""
+
+
+def pick(
+    builds: Iterable[ImageBuild], request: LookupRequest, version: SemVer, now: datetime
+) -> Pick:
+    """The newest usable build of ``version`` that passes the request's promotion gates."""
+    usable = sorted(
+        (build for build in builds if is_usable(build, request, version)),
+        key=lambda build: build.build_number,
+        reverse=True,
+    )
+    rejections: list[str] = []
+    for build in usable:
+        reason = request.gates.rejection(dict(build.tags), build.date_created, now)
+        if reason is None:
+            return Pick(build, tuple(rejections))
+        rejections.append(f"{build.build_version_text}: {reason}")
+    return Pick(None, tuple(rejections))
+
+
 def pick_build(
-    builds: Iterable[ImageBuild], request: LookupRequest, version: SemVer
+    builds: Iterable[ImageBuild],
+    request: LookupRequest,
+    version: SemVer,
+    now: datetime | None = None,
 ) -> ImageBuild | None:
-    """The newest usable build of ``version``, or None."""
-    usable = [build for build in builds if is_usable(build, request, version)]
-    return max(usable, key=lambda build: build.build_number, default=None)
+    """The newest usable build of ``version`` (that passes the gates at ``now``), or None."""
+    if now is None:
+        now = datetime.now().astimezone()
+    return pick(builds, request, version, now).build
 
 
 def summarize_versions(versions: Iterable[str], limit: int = 12) -> str:

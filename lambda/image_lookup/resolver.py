@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import NamedTuple
 
 from image_lookup.contract import image_account, lists_builds
@@ -20,7 +21,7 @@ from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest, arn_
 from image_lookup.ranking import (
     Candidates,
     is_usable,
-    pick_build,
+    pick,
     rank_candidates,
     summarize_versions,
 )
@@ -39,12 +40,23 @@ class Resolution(NamedTuple):
 
 
 def resolve(
-    request: LookupRequest, gateway: ImageBuilderGateway, own_account: str | None = None
+    request: LookupRequest,
+    gateway: ImageBuilderGateway,
+    own_account: str | None = None,
+    now: datetime | None = None,
 ) -> Resolution:
-    """The newest usable build of the highest matching version; else NoMatchingImageError."""
-    build_lists = lists_builds(request.owner.value, include_deprecated=request.include_deprecated)
+    """The newest usable build of the highest matching version; else NoMatchingImageError.
+
+    ``now`` is when promotion gates measure build ages from (default: the clock).
+    """
+    now = now or datetime.now(timezone.utc)
+    gated = request.gates.active
+    build_lists = lists_builds(
+        request.owner.value, include_deprecated=request.include_deprecated, gated=gated
+    )
     account = image_account(request.owner.value, own_account)
-    if account is not None and not request.filters.as_pairs() and not request.include_deprecated:
+    one_call = not (request.filters.as_pairs() or request.include_deprecated or gated)
+    if account is not None and one_call:
         wildcard_arn = (
             f"arn:{gateway.partition}:imagebuilder:{gateway.region}:{account}:image/"
             f"{arn_name(request.image_name)}/{request.selector.text}"
@@ -53,12 +65,14 @@ def resolve(
         if build is not None and is_usable(build, request):
             return Resolution(build=build, candidates=NO_CANDIDATES, versions_tried=1)
     candidates = _list_candidates(request, gateway)
+    rejections: list[str] = []
     for tried, ref in enumerate(candidates.matching, start=1):
         builds = gateway.builds(ref.arn) if build_lists else _newest_available(ref, gateway)
-        build = pick_build(builds, request, ref.version)
-        if build is not None:
-            return Resolution(build, candidates, versions_tried=tried, listed=ref)
-    raise NoMatchingImageError(_no_match_reason(request, candidates, gateway.region))
+        picked = pick(builds, request, ref.version, now)
+        rejections.extend(picked.rejections)
+        if picked.build is not None:
+            return Resolution(picked.build, candidates, versions_tried=tried, listed=ref)
+    raise NoMatchingImageError(_no_match_reason(request, candidates, gateway.region, rejections))
 
 
 def _list_candidates(request: LookupRequest, gateway: ImageBuilderGateway) -> Candidates:
@@ -87,10 +101,18 @@ def _newest_available(ref: ImageVersionRef, gateway: ImageBuilderGateway) -> Ite
     return [build] if build is not None else []
 
 
-def _no_match_reason(request: LookupRequest, candidates: Candidates, region: str) -> str:
+def _no_match_reason(
+    request: LookupRequest, candidates: Candidates, region: str, rejections: list[str]
+) -> str:
     where = f"{request.describe()} in region {region}"
     seen = summarize_versions(candidates.seen_versions)
     filters = request.filters.describe()
+    if rejections:
+        # newest first; the reason is cut to one line of at most 1 KB
+        return (
+            f"no build passes the promotion gates ({request.gates.describe()}) for {where}: "
+            f"{'; '.join(rejections[:8])}; versions seen: {seen}"
+        )
     if not candidates.seen_versions:
         return f"no image found for {where}{filters}; versions seen: none"
     if not candidates.matching:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -311,3 +312,49 @@ def test_handler_code_comes_from_that_asset(one_lookup: Template) -> None:
             "Code": {"S3Key": Match.string_like_regexp(r"^[0-9a-f]{64}\.zip$")},
         },
     )
+
+
+def test_promotion_gates_reach_the_template_and_grant_build_listing_only_where_used() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Gated")
+    LatestImageBuild(
+        stack,
+        "Prod",
+        image_name="golden",
+        require_tags={"stage": "prod"},
+        exclude_tags={"quarantine": "true"},
+        min_age=cdk.Duration.days(3),
+    )
+    LatestImageBuild(
+        stack, "Base", image_name="base", owner=ImageOwner.AMAZON, min_age=cdk.Duration.hours(1)
+    )
+    template = Template.from_stack(stack)
+    props = [r["Properties"] for r in template.find_resources("Custom::LatestImageBuild").values()]
+    prod = next(p for p in props if p["ImageName"] == "golden")
+    assert prod["RequireTags"] == {"stage": "prod"}
+    assert prod["ExcludeTags"] == {"quarantine": "true"}
+    assert prod["MinAgeSeconds"] == "259200"
+    listing = [
+        flatten(s["Resource"])
+        for s in iam_statements(template)
+        if "imagebuilder:ListImageBuildVersions" in actions_of(s)
+    ]
+    # own gated images list their builds; Amazon's cannot (the service shows only the newest)
+    assert len(listing) == 1 and ":aws:" not in listing[0]
+
+
+@pytest.mark.parametrize(
+    ("props", "shown"),
+    [
+        ({"require_tags": {"aws:internal": "x"}}, "'aws:internal'"),
+        ({"exclude_tags": {"k": 7}}, "7"),
+        ({"min_age": cdk.Duration.millis(1500)}, "1 second 500 millis"),
+        ({"min_age": 3600}, "3600"),
+    ],
+)
+def test_bad_gates_raise_at_synth_and_add_nothing(props: dict[str, Any], shown: str) -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Bad")
+    with pytest.raises(ValueError, match=re.escape(shown)):
+        LatestImageBuild(stack, "Lookup", image_name="golden", **props)
+    assert stack.node.try_find_child("Lookup") is None

@@ -54,3 +54,14 @@ def test_invalid_selector_exits_1_without_calls(fake: FakeImageBuilder) -> None:
     assert result.returncode == 1
     assert "'1.x.3'" in result.stderr
     assert fake.calls == []
+
+
+def test_gates_from_the_command_line(fake: FakeImageBuilder) -> None:
+    image = fake.add("golden", "1.0.0", "AVAILABLE", "AVAILABLE")
+    image.builds[0].tags = {"stage": "prod"}
+    image.builds[0].date_created = "2020-02-14T19:46:16.904Z"
+    result = run_cli("--name", "golden", "--require-tag", "stage=prod", "--min-age", "7d")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["BuildVersion"] == "1.0.0/1"
+    bad = run_cli("--name", "golden", "--require-tag", "stage")
+    assert bad.returncode == 1 and "'stage': use KEY=VALUE" in bad.stderr

@@ -1,0 +1,76 @@
+"""Promotion gates: which builds passed the team's checks (tags) and bake time (age). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import NamedTuple
+
+_DAY = 86400
+
+
+class PromotionGates(NamedTuple):
+    """Tags a build must carry, tags it must not, and how old it must be."""
+
+    require_tags: tuple[tuple[str, str], ...] = ()
+    exclude_tags: tuple[tuple[str, str], ...] = ()
+    min_age_seconds: int = 0
+
+    @property
+    def active(self) -> bool:
+        """Whether any gate is set."""
+        return bool(self.require_tags or self.exclude_tags or self.min_age_seconds)
+
+    def rejection(self, tags: Mapping[str, str], date_created: str, now: datetime) -> str | None:
+        """Why a build fails the gates (``lacks stage=prod``), or None when it passes."""
+        for key, value in self.require_tags:
+            if tags.get(key) != value:
+                return f"lacks {key}={value}"
+        for key, value in self.exclude_tags:
+            if tags.get(key) == value:
+                return f"carries {key}={value}"
+        if self.min_age_seconds:
+            created = parse_date_created(date_created)
+            if created is None:
+                return f"creation time {date_created!r} unreadable"
+            age = (now - created).total_seconds()
+            if age < self.min_age_seconds:
+                return f"{describe_age(age)} old (needs {describe_age(self.min_age_seconds)})"
+        return None
+
+    def describe(self) -> str:
+        """``require stage=prod, min age 3d``, for reasons."""
+        parts = [f"require {k}={v}" for k, v in self.require_tags]
+        parts += [f"exclude {k}={v}" for k, v in self.exclude_tags]
+        if self.min_age_seconds:
+            parts.append(f"min age {describe_age(self.min_age_seconds)}")
+        return ", ".join(parts)
+
+
+def parse_date_created(text: str) -> datetime | None:
+    """The service's ``dateCreated`` (ISO 8601, e.g. ``2020-02-14T19:46:16.904Z`` in the AWS CLI
+    examples) as an aware datetime, or None when it cannot be read."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def describe_age(seconds: float) -> str:
+    """``2 days``, ``5 hours``, ``42 minutes`` or ``30 seconds``."""
+    for unit, size in (("day", _DAY), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    count = max(0, int(seconds))
+    return f"{count} second{'s' if count != 1 else ''}"
+
+
+def parse_age(text: str) -> int | None:
+    """``90m``, ``36h``, ``7d`` or plain seconds as whole seconds; None when not one of those."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": _DAY}
+    number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
+    if not number.isascii() or not number.isdigit() or len(number) > 12:
+        return None
+    return int(number) * unit
