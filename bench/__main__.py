@@ -176,6 +176,18 @@ def report() -> str:
             f"| {row['versions']:,} | {row['calls']} | {row['minimum']} | "
             f"{row['peak_mib']:.1f} MiB | {row['seconds'] * 1000:.0f} ms | {row['chosen']} |"
         )
+    gated = json.loads(python("-m", "bench.gated_calls"))
+    lines += [
+        "",
+        "## 1b. Calls per lookup of an own image, ungated and gated (10 versions)",
+        "",
+        "| builds per version | ungated | gated (require stage=prod) |",
+        "|---|---|---|",
+    ]
+    for row in gated:
+        ungated = ", ".join(f"{op} {n}" for op, n in sorted(row["ungated"].items()))
+        gated_calls = ", ".join(f"{op} {n}" for op, n in sorted(row["gated"].items()))
+        lines.append(f"| {row['builds']} | {ungated} | {gated_calls} |")
     cpu = ranking_cpu()
     lines += [
         "",
