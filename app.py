@@ -13,12 +13,14 @@ from aws_cdk import Validations
 from cdk_nag import AwsSolutionsChecks
 
 from example.golden_image_stack import GoldenImagePipelineStack
+from example.golden_recipe_l2_stack import GoldenRecipeL2Stack
 
 
 def build_app(outdir: str | None = None, context: dict[str, Any] | None = None) -> cdk.App:
     """The example app with cdk-nag's AWS Solutions rules checking it at synth."""
     app = cdk.App(outdir=outdir, context=context)
     GoldenImagePipelineStack(app, "GoldenImagePipeline")
+    GoldenRecipeL2Stack(app, "GoldenRecipeL2")
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

@@ -36,9 +36,11 @@ def acknowledge_finding(scope: IConstruct, rule: str, finding: str, reason: str)
     Validations.of(scope).acknowledge(Acknowledgment(id=f"{rule}[{rendered}]", reason=reason))
 
 
-def acknowledge_role_finding(role: iam.Role, rule: str, finding: str, reason: str) -> None:
-    """Acknowledge a finding on the statements of ``role``'s default policy."""
-    acknowledge_finding(role.node.find_child(_DEFAULT_POLICY_ID), rule, finding, reason)
+def acknowledge_role_finding(role: iam.IRole, rule: str, finding: str, reason: str) -> None:
+    """Acknowledge a finding on the statements of ``role``'s default policy, if it has one."""
+    policy = role.node.try_find_child(_DEFAULT_POLICY_ID)
+    if policy is not None:
+        acknowledge_finding(policy, rule, finding, reason)
 
 
 def make_provider_compliant(provider: cr.Provider, handler: lambda_.Function) -> None:
@@ -82,7 +84,8 @@ def render_for_nag(value: Any) -> str:
         if function == "Fn::Join":
             separator, parts = argument
             return str(separator).join(render_for_nag(part) for part in parts)
-    return json.dumps(value, sort_keys=True)
+    # anything else cdk-nag prints as compact JSON, keys in template order
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _depend_on_policy_only(function: lambda_.Function) -> None:

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Mapping
 from enum import Enum
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-from aws_cdk import CustomResource, Duration, Stack
+from aws_cdk import CfnResource, CustomResource, Duration, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from constructs_lib._validation import check_min_age, check_props
+from constructs_lib.consumers import PinnedContainerImage, PinnedMachineImage
 from constructs_lib.lookup_provider import LookupProvider
 from image_lookup import contract
 from image_lookup.contract import DEFAULT_SELECTOR, RESOURCE_TYPE, Attribute, ImageOwner, ImageType
 
+if TYPE_CHECKING:
+    from aws_cdk import aws_imagebuilder_alpha
+
 _OWNER_VALUES = frozenset(owner.value for owner in ImageOwner)
+_OS_TYPES = {"Linux": ec2.OperatingSystemType.LINUX, "Windows": ec2.OperatingSystemType.WINDOWS}
+ALPHA_EXTRA_HINT = (
+    "needs the optional aws-cdk.aws-imagebuilder-alpha package: "
+    "pip install 'latest-image-build[alpha]'"
+)
 #: CloudFormation gives up on the custom resource after this long (its default is 1 hour).
 SERVICE_TIMEOUT = Duration.minutes(5)
 
@@ -103,6 +118,9 @@ class LatestImageBuild(Construct):
                 "is True; pass refresh_on_every_deploy=False to refresh only on changes"
             )
         super().__init__(scope, id)
+        self._platform = platform
+        self._image_type = type_value
+        self._parameters = 0
 
         provider = LookupProvider.of(Stack.of(self))
         provider.allow_lookup(
@@ -187,6 +205,121 @@ class LatestImageBuild(Construct):
         """When the build was created, as the service reports it."""
         return self._attribute(Attribute.DATE_CREATED)
 
+    def machine_image(
+        self,
+        *,
+        os_type: ec2.OperatingSystemType | None = None,
+        user_data: ec2.UserData | None = None,
+    ) -> ec2.IMachineImage:
+        """The pinned AMI (in the stack's region) for instances, launch templates and ASGs.
+
+        The deploy fails, naming the build and the region, when the pinned build has no
+        AMI there.
+
+        :param os_type: the image's OS. Default: from a literal ``platform`` (Linux or
+            Windows); required otherwise.
+        :param user_data: Default: empty user data for the OS, as aws-cdk-lib's own
+            machine images give.
+        :raises ValueError: ``image_type`` is ``DOCKER``, or the OS cannot be known.
+        """
+        self._check_image_type(ImageType.AMI, "machine_image()")
+        image = PinnedMachineImage(self.ami_id, self._os_type(os_type), user_data)
+        self._require_ami()
+        return image
+
+    def container_image(self) -> ecs.ContainerImage:
+        """The pinned container image for ECS task definitions.
+
+        The task's execution role may pull it: ``ecr:GetAuthorizationToken`` and the ECR
+        pull actions on the repositories of the registry its URI names.
+
+        :raises ValueError: ``image_type`` is ``AMI``.
+        """
+        self._check_image_type(ImageType.DOCKER, "container_image()")
+        return PinnedContainerImage(self.container_image_uri)
+
+    def to_base_image(self) -> aws_imagebuilder_alpha.BaseImage:
+        """The pinned build as the parent of an ``aws_imagebuilder_alpha.ImageRecipe``.
+
+        :raises ImportError: the optional ``[alpha]`` extra is not installed.
+        :raises ValueError: ``image_type`` is ``DOCKER``.
+        """
+        self._check_image_type(ImageType.AMI, "to_base_image()")
+        alpha = _imagebuilder_alpha("to_base_image()")
+        base: aws_imagebuilder_alpha.BaseImage = alpha.BaseImage.from_string(
+            self.image_build_version_arn
+        )
+        return base
+
+    def to_container_base_image(self) -> aws_imagebuilder_alpha.BaseContainerImage:
+        """The pinned build as the parent of an ``aws_imagebuilder_alpha.ContainerRecipe``.
+
+        :raises ImportError: the optional ``[alpha]`` extra is not installed.
+        :raises ValueError: ``image_type`` is ``AMI``.
+        """
+        self._check_image_type(ImageType.DOCKER, "to_container_base_image()")
+        alpha = _imagebuilder_alpha("to_container_base_image()")
+        base: aws_imagebuilder_alpha.BaseContainerImage = alpha.BaseContainerImage.from_string(
+            self.image_build_version_arn
+        )
+        return base
+
+    def publish_parameter(
+        self, parameter_name: str, *, description: str | None = None
+    ) -> ssm.StringParameter:
+        """Publish the pinned AMI as an SSM parameter of data type ``aws:ec2:image``.
+
+        Launch templates (``resolve:ssm:``), Image Builder recipes and scripts can then
+        follow the pin. The deploy fails, naming the build and the region, when the
+        pinned build has no AMI in the stack's region.
+
+        :param parameter_name: the parameter's name, e.g. ``/golden/prod/ami``.
+        :param description: Default: none.
+        :raises ValueError: ``image_type`` is ``DOCKER``.
+        """
+        self._check_image_type(ImageType.AMI, "publish_parameter()")
+        self._parameters += 1
+        parameter = ssm.StringParameter(
+            self,
+            "Parameter" if self._parameters == 1 else f"Parameter{self._parameters}",
+            parameter_name=parameter_name,
+            string_value=self.ami_id,
+            data_type=ssm.ParameterDataType.AWS_EC2_IMAGE,
+            description=description,
+        )
+        self._require_ami()
+        return parameter
+
+    def _check_image_type(self, needed: ImageType, method: str) -> None:
+        if self._image_type in (ImageType.AMI.value, ImageType.DOCKER.value) and (
+            self._image_type != needed.value
+        ):
+            raise ValueError(
+                f"{method} needs image_type {needed.value!r}, "
+                f"but image_type is {self._image_type!r}"
+            )
+
+    def _os_type(self, os_type: ec2.OperatingSystemType | None) -> ec2.OperatingSystemType:
+        from_platform = _OS_TYPES.get(self._platform) if isinstance(self._platform, str) else None
+        if os_type is None and from_platform is None:
+            raise ValueError(
+                f"machine_image() needs os_type=ec2.OperatingSystemType.LINUX or WINDOWS: "
+                f"platform={self._platform!r} does not tell the image's OS at synth"
+            )
+        if os_type is not None and from_platform is not None and os_type != from_platform:
+            raise ValueError(
+                f"machine_image(os_type={os_type}) contradicts platform={self._platform!r}"
+            )
+        chosen = os_type or from_platform
+        assert chosen is not None
+        return chosen
+
+    def _require_ami(self) -> None:
+        """Make the lookup fail at deploy, with a clear reason, when there is no AMI here."""
+        cfn_resource = self._resource.node.default_child
+        assert isinstance(cfn_resource, CfnResource)
+        cfn_resource.add_property_override(contract.REQUIRE_AMI.key, "true")
+
     def _attribute(self, attribute: Attribute) -> str:
         return self._resource.get_att_string(attribute.value)
 
@@ -194,3 +327,11 @@ class LatestImageBuild(Construct):
     def resource(self) -> CustomResource:
         """The underlying ``Custom::LatestImageBuild`` resource."""
         return self._resource
+
+
+def _imagebuilder_alpha(method: str) -> ModuleType:
+    """``aws_cdk.aws_imagebuilder_alpha``, imported only when a method needs it."""
+    try:
+        return importlib.import_module("aws_cdk.aws_imagebuilder_alpha")
+    except ImportError as error:
+        raise ImportError(f"LatestImageBuild.{method} {ALPHA_EXTRA_HINT}") from error

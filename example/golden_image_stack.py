@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Acknowledgment, Aws, CfnOutput, Fn, Stack, Validations
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_imagebuilder as imagebuilder
 from constructs import Construct
@@ -22,7 +23,7 @@ class GoldenImagePipelineStack(Stack):
         base = LatestImageBuild(
             self,
             "BaseImage",
-            image_name="amazon-linux-2023-x86",
+            image_name="amazon-linux-2023-x86",  # or its listed name, "Amazon Linux 2023 x86"
             version="x.x.x",
             owner=ImageOwner.AMAZON,
             refresh_on_every_deploy=False,
@@ -32,8 +33,19 @@ class GoldenImagePipelineStack(Stack):
             "GoldenImage",
             image_name="golden-al2023",
             version="1.x.x",
+            platform="Linux",
             refresh_on_every_deploy=False,
         )
+        # The golden image, where people launch it: a launch template, and an SSM parameter
+        # (data type aws:ec2:image) for tools that are not CloudFormation.
+        ec2.LaunchTemplate(
+            self,
+            "GoldenLaunchTemplate",
+            machine_image=golden.machine_image(),
+            instance_type=ec2.InstanceType("t4g.small"),
+            require_imdsv2=True,
+        )
+        golden.publish_parameter("/golden-al2023/latest/ami", description="newest golden AMI")
 
         # A recipe is immutable: a new parent image replaces it, and CloudFormation
         # creates the replacement before deleting the old one. Image Builder refuses a

@@ -105,6 +105,14 @@ MIN_AGE_SECONDS = Property(
     "how old a build must be: 90m, 36h, 7d or seconds",
     PropertyKind.SECONDS,
 )
+REQUIRE_AMI = Property(
+    "RequireAmi",
+    "require_ami",
+    "--require-ami",
+    "fail unless the build has an AMI in the region (the construct sets it for machine_image() "
+    "and publish_parameter())",
+    PropertyKind.FLAG,
+)
 
 PROPERTIES = (
     IMAGE_NAME,
@@ -119,6 +127,7 @@ PROPERTIES = (
     REQUIRE_TAGS,
     EXCLUDE_TAGS,
     MIN_AGE_SECONDS,
+    REQUIRE_AMI,
 )
 PROPERTY_KEYS = frozenset(prop.key for prop in PROPERTIES)
 

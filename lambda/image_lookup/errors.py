@@ -42,6 +42,10 @@ class NoMatchingImageError(ImageLookupError):
     """No build of the image satisfies the selector and filters."""
 
 
+class NoAmiError(NoMatchingImageError):
+    """The pinned build has no AMI in the deploy region, and the lookup must give one."""
+
+
 class AccessDeniedError(ImageLookupError):
     """The caller lacks an IAM permission that the lookup needs."""
 

@@ -7,8 +7,9 @@ import logging
 import time
 from typing import Any
 
+from image_lookup.contract import Attribute
 from image_lookup.deadline import Deadline
-from image_lookup.errors import ImageLookupError, ServiceError
+from image_lookup.errors import ImageLookupError, NoAmiError, ServiceError
 from image_lookup.imagebuilder_api import ImageBuilderGateway
 from image_lookup.models import LookupRequest
 from image_lookup.outputs import build_attributes
@@ -38,10 +39,20 @@ def lookup_image(
         owner=request.owner.value,
         filters=dict(request.filters.as_pairs()),
         include_deprecated=request.include_deprecated,
+        gates=request.gates.describe(),
+        require_ami=request.require_ami,
         region=gateway.region,
     )
+    region = deploy_region or gateway.region
     try:
         resolution = resolve(request, gateway, account_id)
+        data = build_attributes(resolution.build, region, account_id, resolution.listed)
+        if request.require_ami and not data[Attribute.AMI_ID.value]:
+            raise NoAmiError(
+                f"build {resolution.build.arn} has no AMI in region {region}; this lookup "
+                "feeds an AMI (machine_image() or publish_parameter()): add "
+                f"{region} to the image's distribution"
+            )
     except ImageLookupError as error:
         _log(
             record,
@@ -59,9 +70,6 @@ def lookup_image(
         failure = ServiceError(f"unexpected {type(error).__name__} during lookup: {error}")
         _log(record, gateway, started, outcome="failed", error="Unexpected", reason=failure.reason)
         raise failure from error
-    data = build_attributes(
-        resolution.build, deploy_region or gateway.region, account_id, resolution.listed
-    )
     _log(
         record,
         gateway,

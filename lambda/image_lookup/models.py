@@ -60,6 +60,7 @@ class LookupRequest(NamedTuple):
     include_deprecated: bool = False
     region: str | None = None
     gates: PromotionGates = PromotionGates()
+    require_ami: bool = False
 
     @property
     def usable_states(self) -> frozenset[str]:

@@ -23,6 +23,7 @@ from image_lookup.contract import (
     PLATFORM_KEYS,
     PROPERTY_KEYS,
     REGION,
+    REQUIRE_AMI,
     REQUIRE_TAGS,
     VERSION_SELECTOR,
     ImageOwner,
@@ -88,8 +89,11 @@ def parse_properties(properties: Mapping[str, Any]) -> LookupRequest:
         gates=PromotionGates(
             require_tags=parse_tags(REQUIRE_TAGS.key, properties.get(REQUIRE_TAGS.key)),
             exclude_tags=parse_tags(EXCLUDE_TAGS.key, properties.get(EXCLUDE_TAGS.key)),
-            min_age_seconds=_optional(properties, MIN_AGE_SECONDS.key, parse_min_age_seconds) or 0,
+            min_age_seconds=(
+                _optional(properties, MIN_AGE_SECONDS.key, parse_min_age_seconds) or 0
+            ),
         ),
+        require_ami=_boolean(properties, REQUIRE_AMI.key),
     )
 
 

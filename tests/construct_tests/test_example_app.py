@@ -11,6 +11,8 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk.cx_api import CloudAssembly
 from cdk_nag import AwsSolutionsChecks
@@ -103,13 +105,30 @@ def library_stacks(tmp_path_factory: pytest.TempPathFactory) -> CloudAssembly:
             region="us-west-2" if index % 3 == 0 else None,
             refresh_on_every_deploy=False,
         )
+    consumers = cdk.Stack(
+        app, "Consumers", env=cdk.Environment(account="111122223333", region="eu-west-1")
+    )
+    golden = LatestImageBuild(
+        consumers, "Golden", image_name="golden", platform="Linux", require_tags={"stage": "prod"}
+    )
+    ec2.LaunchTemplate(
+        consumers, "Template", machine_image=golden.machine_image(), require_imdsv2=True
+    )
+    golden.publish_parameter("/golden/ami")
+    service = LatestImageBuild(consumers, "Service", image_name="service", image_type="DOCKER")
+    task = ecs.FargateTaskDefinition(consumers, "Task")
+    task.add_container(
+        "app",
+        image=service.container_image(),
+        logging=ecs.LogDrivers.aws_logs(stream_prefix="app"),
+    )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app.synth()  # raises on any unacknowledged finding
 
 
 def test_cfn_lint_finds_nothing(example: CloudAssembly, library_stacks: CloudAssembly) -> None:
     templates = [Path(s.template_full_path) for s in (*example.stacks, *library_stacks.stacks)]
-    assert len(templates) == 3
+    assert len(templates) == 5  # two example stacks, three library stacks
     for template in templates:
         matches = lint_file(template, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
         assert [str(match) for match in matches] == [], template.name

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
 
 from constructs_lib import LatestImageBuild
 from local_endpoints.imagebuilder import ACCOUNT, REGION, FakeBuild, FakeImageBuilder
@@ -45,6 +46,8 @@ def build_app(app: cdk.App) -> None:
     selector = cdk.CfnParameter(stack, "Selector", default="1.x.x")
     LatestImageBuild(stack, "Golden", image_name=NAME, version="1.x.x")
     LatestImageBuild(stack, "FromParameter", image_name=NAME, version=selector.value_as_string)
+    launched = LatestImageBuild(stack, "Launched", image_name=NAME, platform="Linux")
+    ec2.LaunchTemplate(stack, "Template", machine_image=launched.machine_image())
 
 
 class Harness(NamedTuple):
@@ -256,3 +259,17 @@ def test_a_build_with_amis_in_forty_regions_fits(world: Harness) -> None:
     created = deliver(world, event(world, "Create", "Golden"))
     assert created["Status"] == "SUCCESS"
     assert created["Data"]["AmiId"] == f"ami-{39:017x}"
+
+
+def test_a_launched_image_without_an_ami_here_fails_with_one_clear_line(world: Harness) -> None:
+    image = world.imagebuilder.add(NAME, "1.0.0")
+    image.builds[0].amis = [
+        {"region": "eu-west-1", "image": "ami-0e0e0e0e0e0e0e0e0", "accountId": ACCOUNT}
+    ]
+    failed = deliver(world, event(world, "Create", "Launched"))
+    assert failed["Status"] == "FAILED"
+    assert failed["Reason"].splitlines()[0] == (
+        f"Error: build {build_arn('1.0.0/1')} has no AMI in region {REGION}; this lookup "
+        "feeds an AMI (machine_image() or publish_parameter()): add "
+        f"{REGION} to the image's distribution"
+    )

@@ -391,3 +391,19 @@ def test_region_property_is_sent_to_that_region(fake: FakeImageBuilder, invoke: 
     fake.add(NAME, "1.0.0", region="eu-west-1")
     data = invoke(ImageName=NAME, Region="eu-west-1")["Data"]
     assert data["ImageBuildVersionArn"].startswith("arn:aws:imagebuilder:eu-west-1:")
+
+
+def test_a_lookup_that_feeds_an_ami_fails_when_the_build_has_none_here(
+    fake: FakeImageBuilder, invoke: Invoke
+) -> None:
+    image = fake.add(NAME, "1.0.0")
+    image.builds[0].amis = [
+        {"region": "eu-west-1", "image": "ami-0000000000000e0e1", "accountId": ACCOUNT}
+    ]
+    # without RequireAmi (no machine_image()/publish_parameter()), an empty AmiId is fine
+    assert invoke(ImageName=NAME)["Data"]["AmiId"] == ""
+    with pytest.raises(NoMatchingImageError) as caught:
+        invoke(ImageName=NAME, RequireAmi="true")
+    reason = str(caught.value)
+    assert "\n" not in reason
+    assert f"build {arn('1.0.0/1')} has no AMI in region {REGION}" in reason
