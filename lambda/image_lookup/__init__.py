@@ -3,4 +3,4 @@
 The custom resource handler is ``image_lookup.handler.on_event``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
