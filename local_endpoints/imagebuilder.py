@@ -177,6 +177,9 @@ class FakeImageBuilder:
         self.shuffle = False
         #: Serve a prefix match for the name filter, as a sloppy wildcard would.
         self.sloppy_name_filter = False
+        #: Serve ListImages as if the platform / osVersion / type / version filters were absent.
+        self.ignore_other_filters = False
+        self._rewrites: dict[str, Callable[[dict[str, Any], Reply], Reply]] = {}
         self.calls: list[RecordedCall] = []
         self.shape_violations: list[str] = []
         self._faults: dict[str, deque[Callable[[dict[str, Any]], Reply | None]]] = defaultdict(
@@ -254,6 +257,12 @@ class FakeImageBuilder:
         """Queue a fault: it may answer the call itself or return None to let it through."""
         self._faults[operation].append(fault)
 
+    def rewrite_answers(
+        self, operation: str, rewrite: Callable[[dict[str, Any], Reply], Reply]
+    ) -> None:
+        """Pass every answer of ``operation`` through ``rewrite(params, reply)`` from now on."""
+        self._rewrites[operation] = rewrite
+
     def always(self, operation: str, fault: Callable[[dict[str, Any]], Reply | None]) -> None:
         """Apply ``fault`` to every call of ``operation`` from now on."""
         self._faults[operation] = _Forever(fault)
@@ -297,7 +306,9 @@ class FakeImageBuilder:
             }.get(operation)
             if handler is None:
                 return 400, _error_body("InvalidRequestException", f"{operation} not faked")
-            return handler(params)
+            reply = handler(params)
+            rewrite = self._rewrites.get(operation)
+            return rewrite(params, reply) if rewrite is not None else reply
 
     def _check_shape(self, operation: str, params: dict[str, Any], query: str) -> list[str]:
         shape = self._model.operation_model(operation).input_shape
@@ -338,7 +349,7 @@ class FakeImageBuilder:
         ):
             if not self._name_matches(filters.get("name"), image.name):
                 continue
-            if any(
+            if not self.ignore_other_filters and any(
                 filters.get(key) not in (None, value)
                 for key, value in (
                     ("platform", image.platform),

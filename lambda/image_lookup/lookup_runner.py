@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 from image_lookup.contract import Attribute
@@ -28,8 +29,12 @@ def lookup_image(
     account_id: str | None = None,
     log_context: dict[str, Any] | None = None,
     retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    now: datetime | None = None,
 ) -> dict[str, str]:
-    """Resolve ``request`` and return the custom resource's ``Data``; log one JSON line."""
+    """Resolve ``request`` and return the custom resource's ``Data``; log one JSON line.
+
+    ``now`` is the moment promotion gates measure build ages from (default: the clock).
+    """
     started = time.monotonic()
     gateway = ImageBuilderGateway.for_region(request.region, deadline, retry_policy)
     record: dict[str, Any] = dict(log_context or {})
@@ -45,7 +50,7 @@ def lookup_image(
     )
     region = deploy_region or gateway.region
     try:
-        resolution = resolve(request, gateway, account_id)
+        resolution = resolve(request, gateway, account_id, now)
         data = build_attributes(resolution.build, region, account_id, resolution.listed)
         if request.require_ami and not data[Attribute.AMI_ID.value]:
             raise NoAmiError(

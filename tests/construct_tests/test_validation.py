@@ -18,6 +18,10 @@ BAD_INPUTS = [
     ({"version": "1.X.x"}, "'1.X.x'"),
     ({"version": "v1.2.3"}, "'v1.2.3'"),
     ({"version": "1073741824.x.x"}, "'1073741824.x.x'"),
+    ({"version": ""}, "''"),
+    ({"require_tags": {"aws:reserved": "x"}}, "'aws:reserved'"),
+    ({"exclude_tags": {"stage": None}}, "None"),
+    ({"min_age": cdk.Duration.millis(10)}, "10 millis"),
     ({"owner": "amazon"}, "'amazon'"),
     ({"owner": "Everyone"}, "'Everyone'"),
     ({"image_name": "no*wildcards"}, "'no*wildcards'"),
@@ -72,4 +76,25 @@ def test_owner_accepts_the_api_string() -> None:
     LatestImageBuild(stack, "Lookup", image_name="golden", owner="AWSMarketplace")
     Template.from_stack(stack).has_resource_properties(
         "Custom::LatestImageBuild", {"Owner": "AWSMarketplace"}
+    )
+
+
+@pytest.mark.parametrize("version", ["2019.12.03", "01.x.x", "2019.x.x"])
+def test_leading_zeros_are_accepted_at_synth_as_the_handler_accepts_them(version: str) -> None:
+    from image_lookup.versions import parse_selector
+
+    stack = cdk.Stack(cdk.App(), "Zeros")
+    LatestImageBuild(stack, "Lookup", image_name="golden", version=version)
+    Template.from_stack(stack).has_resource_properties(
+        "Custom::LatestImageBuild", {"VersionSelector": version}
+    )
+    assert parse_selector(version).text == version  # the deploy-time parser agrees
+
+
+def test_gate_values_may_be_tokens() -> None:
+    stack = cdk.Stack(cdk.App(), "GateTokens")
+    stage = cdk.CfnParameter(stack, "Stage").value_as_string
+    LatestImageBuild(stack, "Lookup", image_name="golden", require_tags={"stage": stage})
+    Template.from_stack(stack).has_resource_properties(
+        "Custom::LatestImageBuild", {"RequireTags": {"stage": {"Ref": "Stage"}}}
     )

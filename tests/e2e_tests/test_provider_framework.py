@@ -60,10 +60,16 @@ class Harness(NamedTuple):
     framework_env: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+@pytest.fixture(
+    scope="module", params=[True, False], ids=["cdk-managed-log-group", "own-log-group"]
+)
+def harness(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Harness]:
+    """The whole chain, for an app with and without aws-cdk-lib's managed Lambda log groups."""
     workdir = tmp_path_factory.mktemp("e2e")
-    assembly = synth_app(workdir / "cdk.out", build_app)
+    flag = {"@aws-cdk/aws-lambda:useCdkManagedLogGroup": request.param}
+    assembly = synth_app(workdir / "cdk.out", build_app, **flag)
     stack = DeployedStack(assembly, STACK, {"Selector": "1.x.x"})
     functions = stack.of_type("AWS::Lambda::Function")
     handler_id = next(
@@ -216,8 +222,12 @@ def test_failed_create_then_its_delete(world: Harness) -> None:
 
 
 def test_a_bad_selector_from_a_parameter_fails_with_its_value(world: Harness) -> None:
-    bad = event(world, "Create", "FromParameter")
-    bad["ResourceProperties"]["VersionSelector"] = "1.x.3"  # the parameter's deploy-time value
+    world.stack.parameters["Selector"] = "1.x.3"  # the value the stack is deployed with
+    try:
+        bad = event(world, "Create", "FromParameter")
+    finally:
+        world.stack.parameters["Selector"] = "1.x.x"
+    assert bad["ResourceProperties"]["VersionSelector"] == "1.x.3"
     failed = deliver(world, bad)
     assert failed["Status"] == "FAILED"
     assert failed["Reason"].splitlines()[0].startswith("Error: invalid version selector '1.x.3'")

@@ -223,15 +223,14 @@ def test_unknown_build_state_is_not_usable(fake: FakeImageBuilder, invoke: Invok
     fake.add(NAME, "1.0.0")
     fake.add(NAME, "2.0.0", "QUANTUM_SUPERPOSITION")
     fake.add(NAME, "3.0.0")
-    real_get = fake._get_image
 
-    def lying_get(params: dict[str, Any]) -> Any:
-        status, body = real_get(params)
+    def lying_get(params: dict[str, Any], reply: Any) -> Any:
+        status, body = reply
         if status == 200 and "/3.0.0" in params["imageBuildVersionArn"]:
             body["image"]["state"]["status"] = "QUANTUM_SUPERPOSITION"
         return status, body
 
-    fake._get_image = lying_get  # type: ignore[method-assign]
+    fake.rewrite_answers("GetImage", lying_get)
     assert invoke(ImageName=NAME, Owner=OWNER)["Data"]["Version"] == "1.0.0"
 
 

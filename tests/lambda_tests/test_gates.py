@@ -11,9 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from image_lookup.deadline import Deadline
 from image_lookup.errors import InvalidInputError, NoMatchingImageError
 from image_lookup.gates import PromotionGates, parse_age
-from local_endpoints.imagebuilder import FakeImageBuilder
+from image_lookup.lookup_runner import lookup_image
+from image_lookup.properties import parse_properties
+from local_endpoints.imagebuilder import ACCOUNT, FakeImageBuilder
 
 Invoke = Callable[..., dict[str, Any]]
 NAME = "golden-al2023"
@@ -52,6 +55,21 @@ def test_exact_boundary_passes_with_an_injected_clock() -> None:
     at = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
     assert gates.rejection({}, date, at) is None
     assert gates.rejection({}, date, at - timedelta(seconds=1)) == "6 days old (needs 7 days)"
+
+
+def test_bake_time_boundary_through_the_lookup_with_an_injected_clock(
+    fake: FakeImageBuilder,
+) -> None:
+    image = fake.add(NAME, "1.0.0", "AVAILABLE", "AVAILABLE")
+    image.builds[1].date_created = "2026-11-20T12:00:00.000Z"
+    request = parse_properties({"ImageName": NAME, "MinAgeSeconds": str(7 * 86400)})
+    seven_days_on = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+    deadline = Deadline(budget_seconds=60)
+    data = lookup_image(request, deadline, account_id=ACCOUNT, now=seven_days_on)
+    assert data["BuildVersion"] == "1.0.0/2"  # exactly seven days old: qualifies
+    a_second_early = seven_days_on - timedelta(seconds=1)
+    data = lookup_image(request, deadline, account_id=ACCOUNT, now=a_second_early)
+    assert data["BuildVersion"] == "1.0.0/1"  # build 1 was created long before
 
 
 def test_revocation_after_pinning_is_replaced(fake: FakeImageBuilder, invoke: Invoke) -> None:

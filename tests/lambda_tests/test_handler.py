@@ -200,12 +200,7 @@ def test_platform_and_os_filters_are_sent_and_checked(
     fake.add(NAME, "1.0.0", platform="Windows", os_version="Microsoft Windows Server 2022")
     fake.add(NAME, "2.0.0", platform="Linux")
     fake.sloppy_name_filter = True  # and it ignores the other filters as well
-    fake_filters = fake._list_images
-
-    def ignore_filters(params: dict[str, Any]) -> Any:
-        return fake_filters({**params, "filters": []})
-
-    fake._list_images = ignore_filters  # type: ignore[method-assign]
+    fake.ignore_other_filters = True
     data = invoke(ImageName=NAME, Platform="Windows", OsVersion="Microsoft Windows Server 2022")[
         "Data"
     ]

@@ -20,7 +20,7 @@ def cdk_json_context() -> dict[str, Any]:
 
 
 def synth_app(outdir: Path, build: Callable[[cdk.App], None], **context: Any) -> Path:
-    """Build an app with ``build`` and synthesize it into ``outdir``."""
+    """Build an app with ``build`` and synthesize it into ``outdir``; ``context`` overrides."""
     app = cdk.App(outdir=str(outdir), context={**cdk_json_context(), **context})
     build(app)
     app.synth()
