@@ -45,7 +45,7 @@ def is_usable(build: ImageBuild, request: LookupRequest, version: SemVer | None 
     """
     return (
         request.names(build.name)
-        and (build.version == version if version is not None else True)
+        and (version is None or build.version == version)
         and request.selector.matches(build.version)
         and build.state in request.usable_states
         and request.filters.admit(build.platform, build.os_version, build.image_type)
