@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
-from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest
+from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest, arn_name
 from image_lookup.versions import SemVer
 
 
@@ -26,9 +26,15 @@ def rank_candidates(listed: Iterable[ImageVersionRef], request: LookupRequest) -
     the name, in either of its forms, and the filters are checked again here.
     """
     filters = request.filters
+    has_filters = bool(filters.as_pairs())
+    name = request.image_name
+    wanted = arn_name(name)
     by_version: dict[SemVer, ImageVersionRef] = {}
     for ref in listed:
-        if request.names(ref.name) and filters.admit(ref.platform, ref.os_version, ref.image_type):
+        # runs once per listed version: the exact name first, the ARN form only if need be
+        if (ref.name == name or arn_name(ref.name) == wanted) and (
+            not has_filters or filters.admit(ref.platform, ref.os_version, ref.image_type)
+        ):
             by_version.setdefault(ref.version, ref)
     seen = sorted(by_version, reverse=True)
     matches = request.selector.matches
