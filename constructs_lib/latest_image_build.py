@@ -320,8 +320,8 @@ class LatestImageBuild(Construct):
         assert isinstance(cfn_resource, CfnResource)
         cfn_resource.add_property_override(contract.REQUIRE_AMI.key, "true")
 
-    def _attribute(self, attribute: Attribute) -> str:
-        return self._resource.get_att_string(attribute.value)
+    def _attribute(self, attribute: str) -> str:
+        return self._resource.get_att_string(attribute)
 
     @property
     def resource(self) -> CustomResource:

@@ -31,9 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for prop in CLI_PROPERTIES:
         assert prop.cli_flag is not None
-        if prop.kind is PropertyKind.FLAG:
+        if prop.kind == PropertyKind.FLAG:
             parser.add_argument(prop.cli_flag, dest=prop.param, action="store_true", help=prop.help)
-        elif prop.kind is PropertyKind.TAGS:
+        elif prop.kind == PropertyKind.TAGS:
             parser.add_argument(prop.cli_flag, dest=prop.param, action="append", help=prop.help)
         else:
             parser.add_argument(prop.cli_flag, dest=prop.param, help=prop.help)
@@ -71,15 +71,15 @@ def _property_value(prop: Property, value: Any) -> Any:
     """The CLI's value as CloudFormation would deliver the property."""
     if value is None:
         return None
-    if prop.kind is PropertyKind.FLAG:
+    if prop.kind == PropertyKind.FLAG:
         return "true" if value else None
-    if prop.kind is PropertyKind.TAGS:
+    if prop.kind == PropertyKind.TAGS:
         pairs = [text.partition("=") for text in value]
         bad = next((text for text, (_, sep, _v) in zip(value, pairs, strict=True) if not sep), None)
         if bad is not None:
             raise InvalidInputError(f"invalid {prop.cli_flag} {show_value(bad)}: use KEY=VALUE")
         return {key: item for key, _, item in pairs}
-    if prop.kind is PropertyKind.SECONDS:
+    if prop.kind == PropertyKind.SECONDS:
         seconds = parse_age(value)
         if seconds is None:
             raise InvalidInputError(

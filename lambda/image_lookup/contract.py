@@ -34,8 +34,11 @@ class ImageType(str, Enum):
     DOCKER = "DOCKER"
 
 
-class PropertyKind(str, Enum):
-    """How a property's value is written (CloudFormation delivers all of them as strings)."""
+class PropertyKind:
+    """How a property's value is written (CloudFormation delivers all of them as strings).
+
+    Plain constants rather than an Enum: this module is imported on every cold start.
+    """
 
     TEXT = "text"
     FLAG = "flag"  # "true" / "false"
@@ -50,7 +53,7 @@ class Property(NamedTuple):
     param: str
     cli_flag: str | None
     help: str
-    kind: PropertyKind = PropertyKind.TEXT
+    kind: str = PropertyKind.TEXT
 
 
 IMAGE_NAME = Property(
@@ -137,7 +140,7 @@ PROPERTY_KEYS = frozenset(prop.key for prop in PROPERTIES)
 PLATFORM_KEYS = frozenset({"ServiceToken", "ServiceTimeout"})
 
 
-class Attribute(str, Enum):
+class Attribute:
     """The ``Data`` keys the handler returns; ``Fn::GetAtt`` names on the custom resource."""
 
     IMAGE_BUILD_VERSION_ARN = "ImageBuildVersionArn"
@@ -153,7 +156,19 @@ class Attribute(str, Enum):
     DATE_CREATED = "DateCreated"
 
 
-ATTRIBUTE_KEYS = tuple(attribute.value for attribute in Attribute)
+ATTRIBUTE_KEYS = (
+    Attribute.IMAGE_BUILD_VERSION_ARN,
+    Attribute.IMAGE_VERSION_ARN,
+    Attribute.IMAGE_NAME,
+    Attribute.VERSION,
+    Attribute.BUILD_VERSION,
+    Attribute.AMI_ID,
+    Attribute.CONTAINER_IMAGE_URI,
+    Attribute.PLATFORM,
+    Attribute.OS_VERSION,
+    Attribute.IMAGE_TYPE,
+    Attribute.DATE_CREATED,
+)
 
 #: IAM actions, named as the API operations they allow.
 LIST_IMAGES = "imagebuilder:ListImages"

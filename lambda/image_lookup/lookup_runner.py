@@ -52,7 +52,7 @@ def lookup_image(
     try:
         resolution = resolve(request, gateway, account_id, now)
         data = build_attributes(resolution.build, region, account_id, resolution.listed)
-        if request.require_ami and not data[Attribute.AMI_ID.value]:
+        if request.require_ami and not data[Attribute.AMI_ID]:
             raise NoAmiError(
                 f"build {resolution.build.arn} has no AMI in region {region}; this lookup "
                 "feeds an AMI (machine_image() or publish_parameter()): add "

@@ -43,7 +43,7 @@ def build_attributes(
         Attribute.IMAGE_TYPE: build.image_type or (listed.image_type if listed else ""),
         Attribute.DATE_CREATED: build.date_created,
     }
-    return {key: values[Attribute(key)][:MAX_VALUE_LENGTH] for key in ATTRIBUTE_KEYS}
+    return {key: values[key][:MAX_VALUE_LENGTH] for key in ATTRIBUTE_KEYS}
 
 
 def _ami_for(build: ImageBuild, region: str, account_id: str | None) -> AmiOutput | None:
