@@ -90,7 +90,7 @@ def _tag_key(prop: str, key: str) -> None:
 
 
 def check_min_age(min_age: Any) -> str | None:
-    """``min_age`` as whole seconds (text), or None; raise on a non-Duration or a fraction."""
+    """``min_age`` as whole seconds (text), or None for none or zero; raise on a fraction."""
     if min_age is None:
         return None
     if not isinstance(min_age, Duration):
@@ -102,4 +102,4 @@ def check_min_age(min_age: Any) -> str | None:
         raise InvalidInputError(
             f"invalid min_age {min_age.to_human_string()!r}: a whole number of seconds, 0 or more"
         )
-    return str(int(seconds))
+    return str(int(seconds)) if seconds else None

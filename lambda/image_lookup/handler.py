@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from image_lookup.contract import Attribute
 from image_lookup.deadline import Deadline
 from image_lookup.errors import InvalidInputError, show_value
 from image_lookup.lookup_runner import lookup_image
@@ -42,7 +43,8 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
             "ignored_properties": list(ignored_properties(properties)),
         },
     )
-    return {"PhysicalResourceId": data["ImageBuildVersionArn"], "Data": data}
+    # the build ARN is the physical id, so Ref gives it and the console shows it
+    return {"PhysicalResourceId": data[Attribute.IMAGE_BUILD_VERSION_ARN], "Data": data}
 
 
 def _stack_location(event: Mapping[str, Any]) -> tuple[str | None, str | None]:

@@ -46,6 +46,7 @@ _NAME_CHARS = _NAME_EDGE_CHARS | frozenset(" ")
 _FILTER_CHARS = _ALNUM | frozenset("./_ :-")
 
 _BOOLEAN_TEXT = {"true": True, "false": False}
+_KNOWN_KEYS = PROPERTY_KEYS | PLATFORM_KEYS
 #: How alike an unknown key must be to one of ours to be taken for a typo of it.
 _NEAR_MISS_CUTOFF = 0.8
 
@@ -106,9 +107,7 @@ def ignored_properties(properties: Mapping[str, Any]) -> tuple[str, ...]:
     ``VersionSelecter``): that is a mistake in a hand-written template, and
     ignoring it would silently look up something else.
     """
-    ignored = tuple(
-        sorted(str(key) for key in properties if key not in PROPERTY_KEYS | PLATFORM_KEYS)
-    )
+    ignored = tuple(sorted(str(key) for key in properties if key not in _KNOWN_KEYS))
     for key in ignored:
         meant = _meant_key(key)
         if meant is not None:

@@ -358,3 +358,14 @@ def test_bad_gates_raise_at_synth_and_add_nothing(props: dict[str, Any], shown: 
     with pytest.raises(ValueError, match=re.escape(shown)):
         LatestImageBuild(stack, "Lookup", image_name="golden", **props)
     assert stack.node.try_find_child("Lookup") is None
+
+
+def test_a_zero_min_age_is_no_gate() -> None:
+    stack = cdk.Stack(cdk.App(), "ZeroAge")
+    LatestImageBuild(stack, "Lookup", image_name="golden", min_age=cdk.Duration.seconds(0))
+    template = Template.from_stack(stack)
+    (lookup,) = template.find_resources("Custom::LatestImageBuild").values()
+    assert "MinAgeSeconds" not in lookup["Properties"]
+    assert not any(
+        "imagebuilder:ListImageBuildVersions" in actions_of(s) for s in iam_statements(template)
+    )
