@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from enum import Enum
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import CfnResource, CustomResource, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -244,10 +244,8 @@ class LatestImageBuild(Construct):
         :raises ImportError: the optional ``[alpha]`` extra is not installed.
         :raises ValueError: ``image_type`` is ``DOCKER``.
         """
-        self._check_image_type(ImageType.AMI, "to_base_image()")
-        alpha = _imagebuilder_alpha("to_base_image()")
-        base: aws_imagebuilder_alpha.BaseImage = alpha.BaseImage.from_string(
-            self.image_build_version_arn
+        base: aws_imagebuilder_alpha.BaseImage = self._alpha_parent(
+            "to_base_image()", ImageType.AMI, "BaseImage"
         )
         return base
 
@@ -257,10 +255,8 @@ class LatestImageBuild(Construct):
         :raises ImportError: the optional ``[alpha]`` extra is not installed.
         :raises ValueError: ``image_type`` is ``AMI``.
         """
-        self._check_image_type(ImageType.DOCKER, "to_container_base_image()")
-        alpha = _imagebuilder_alpha("to_container_base_image()")
-        base: aws_imagebuilder_alpha.BaseContainerImage = alpha.BaseContainerImage.from_string(
-            self.image_build_version_arn
+        base: aws_imagebuilder_alpha.BaseContainerImage = self._alpha_parent(
+            "to_container_base_image()", ImageType.DOCKER, "BaseContainerImage"
         )
         return base
 
@@ -289,6 +285,12 @@ class LatestImageBuild(Construct):
         )
         self._require_ami()
         return parameter
+
+    def _alpha_parent(self, method: str, needed: ImageType, class_name: str) -> Any:
+        """``aws_imagebuilder_alpha.<class_name>.from_string(build ARN)``, after the checks."""
+        self._check_image_type(needed, method)
+        parent_class = getattr(_imagebuilder_alpha(method), class_name)
+        return parent_class.from_string(self.image_build_version_arn)
 
     def _check_image_type(self, needed: ImageType, method: str) -> None:
         if self._image_type in (ImageType.AMI.value, ImageType.DOCKER.value) and (
