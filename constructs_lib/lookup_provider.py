@@ -67,6 +67,8 @@ class LookupProvider(Construct):
             role=self.role,
         )
         self.handler_logs = self._handler_log_group()
+        # A policy of its own: in the role's default policy, which the function depends on,
+        # it would make the function depend on the group, whose name needs the function.
         handler_logging = iam.Policy(
             self,
             "HandlerLogging",
