@@ -61,7 +61,8 @@ def ranking_cpu() -> dict[str, float]:
     code = """
 import json, random, time
 from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest
-from image_lookup.ranking import pick_build, rank_candidates
+from datetime import datetime, timezone
+from image_lookup.ranking import pick, rank_candidates
 from image_lookup.versions import parse_selector
 rng = random.Random(7)
 versions = [(rng.randrange(5), rng.randrange(100), i) for i in range(10_000)]
@@ -75,7 +76,7 @@ for _ in range(7):
     top = ranked.matching[0]
     builds = [ImageBuild(f"{top.arn}/{n}", "golden", top.version, n, "AVAILABLE",
                          f"{top.version_text}/{n}") for n in (1, 2)]
-    pick_build(builds, request, top.version)
+    pick(builds, request, top.version, datetime.now(timezone.utc))
     timings.append(time.process_time() - start)
 print(json.dumps({"best_ms": min(timings) * 1000, "median_ms": sorted(timings)[3] * 1000}))
 """

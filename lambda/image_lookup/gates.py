@@ -67,10 +67,14 @@ def describe_age(seconds: float) -> str:
     return f"{count} second{'s' if count != 1 else ''}"
 
 
+def whole_number(text: str) -> int | None:
+    """ASCII digits (at most 12) as a number, or None."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
+
+
 def parse_age(text: str) -> int | None:
     """``90m``, ``36h``, ``7d`` or plain seconds as whole seconds; None when not one of those."""
     units = {"s": 1, "m": 60, "h": 3600, "d": _DAY}
     number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
-    if not number.isascii() or not number.isdigit() or len(number) > 12:
-        return None
-    return int(number) * unit
+    count = whole_number(number)
+    return None if count is None else count * unit

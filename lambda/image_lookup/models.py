@@ -68,8 +68,12 @@ class LookupRequest(NamedTuple):
         return USABLE_STATES_WITH_DEPRECATED if self.include_deprecated else USABLE_STATES
 
     def names(self, listed_name: str) -> bool:
-        """True when ``listed_name`` is this request's image, in either of its two forms."""
-        return arn_name(listed_name) == arn_name(self.image_name)
+        """True when ``listed_name`` is this request's image, in either of its two forms.
+
+        Called once per listed version: the exact name is compared first, the ARN forms
+        only when it differs.
+        """
+        return listed_name == self.image_name or arn_name(listed_name) == arn_name(self.image_name)
 
     def describe(self) -> str:
         """Short human description used in reasons: image, selector and owner."""

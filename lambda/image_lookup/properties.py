@@ -30,7 +30,7 @@ from image_lookup.contract import (
     ImageType,
 )
 from image_lookup.errors import InvalidInputError, show_value
-from image_lookup.gates import PromotionGates
+from image_lookup.gates import PromotionGates, whole_number
 from image_lookup.models import ImageFilters, LookupRequest
 from image_lookup.versions import parse_selector
 
@@ -213,11 +213,12 @@ def parse_tags(label: str, value: object) -> tuple[tuple[str, str], ...]:
 
 def parse_min_age_seconds(text: str) -> int:
     """A whole, non-negative number of seconds, as text."""
-    if not (text.isascii() and text.isdigit() and len(text) <= 12):
+    seconds = whole_number(text)
+    if seconds is None:
         raise InvalidInputError(
             f"invalid MinAgeSeconds {show_value(text)}: a whole number of seconds, 0 or more"
         )
-    return int(text)
+    return seconds
 
 
 def validate_filter_value(label: str, text: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
-from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest, arn_name
+from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest
 from image_lookup.versions import SemVer
 
 
@@ -27,12 +27,9 @@ def rank_candidates(listed: Iterable[ImageVersionRef], request: LookupRequest) -
     """
     filters = request.filters
     has_filters = bool(filters.as_pairs())
-    name = request.image_name
-    wanted = arn_name(name)
     by_version: dict[SemVer, ImageVersionRef] = {}
     for ref in listed:
-        # runs once per listed version: the exact name first, the ARN form only if need be
-        if (ref.name == name or arn_name(ref.name) == wanted) and (
+        if request.names(ref.name) and (
             not has_filters or filters.admit(ref.platform, ref.os_version, ref.image_type)
         ):
             by_version.setdefault(ref.version, ref)
@@ -82,18 +79,6 @@ def pick(
             return Pick(build, tuple(rejections))
         rejections.append(f"{build.build_version_text}: {reason}")
     return Pick(None, tuple(rejections))
-
-
-def pick_build(
-    builds: Iterable[ImageBuild],
-    request: LookupRequest,
-    version: SemVer,
-    now: datetime | None = None,
-) -> ImageBuild | None:
-    """The newest usable build of ``version`` (that passes the gates at ``now``), or None."""
-    if now is None:
-        now = datetime.now().astimezone()
-    return pick(builds, request, version, now).build
 
 
 def summarize_versions(versions: Iterable[str], limit: int = 12) -> str:
