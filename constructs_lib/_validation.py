@@ -17,7 +17,9 @@ from image_lookup.errors import InvalidInputError, show_value
 from image_lookup.properties import (
     parse_image_type,
     parse_owner,
+    check_include_deprecated,
     validate_filter_value,
+    validate_image_account,
     validate_image_name,
     validate_region,
     validate_tag,
@@ -56,6 +58,8 @@ def check_props(
     os_version: Any | None,
     region: Any | None,
     include_deprecated: Any,
+    image_account: Any | None = None,
+    protect_pinned_build: Any = False,
     refresh_on_every_deploy: Any,
     require_tags: Any = None,
     exclude_tags: Any = None,
@@ -68,7 +72,11 @@ def check_props(
     check_literal("platform", platform, lambda v: validate_filter_value("platform", v), False)
     check_literal("os_version", os_version, lambda v: validate_filter_value("os_version", v), False)
     check_literal("region", region, validate_region, required=False)
+    check_literal("image_account", image_account, validate_image_account, required=False)
     check_flag("include_deprecated", include_deprecated)
+    check_flag("protect_pinned_build", protect_pinned_build)
+    if include_deprecated and isinstance(owner, str):
+        check_literal("owner", owner, lambda text: check_include_deprecated(parse_owner(text), True), True)
     check_flag("refresh_on_every_deploy", refresh_on_every_deploy)
     check_tags("require_tags", require_tags)
     check_tags("exclude_tags", exclude_tags)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
-import hashlib
 import importlib.util
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 HANDLER_PACKAGE = "image_lookup"
+STAGING_PREFIX = "latest-image-build-asset-"
+#: The context key behind ``cdk synth --no-staging`` (aws-cdk-lib's
+#: ``cxapi.DISABLE_ASSET_STAGING_CONTEXT``): the cloud assembly then points at the
+#: staged folder itself instead of a copy in cdk.out, so the folder must outlive synth.
+ASSET_STAGING_DISABLED_CONTEXT = "aws:cdk:disable-asset-staging"
 
 
 def handler_package_dir() -> Path:
@@ -24,26 +28,23 @@ def handler_package_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-@functools.lru_cache(maxsize=1)
-def staged_handler_asset() -> str:
+@functools.lru_cache(maxsize=2)
+def staged_handler_asset(*, keep: bool = False) -> str:
     """A folder holding only ``image_lookup/*.py``: no tests, caches or docs in the asset.
 
-    The folder is named after a hash of the sources, so every synth on a machine
-    reuses one folder, and the asset hash (and the template) stays the same.
+    The folder is new and private to this process (``mkdtemp``: mode 0700, owned by the
+    caller), filled from the installed package and never reused, so nothing another user
+    of the machine plants in the temp directory can end up in the asset. It is removed
+    when the process exits, unless ``keep`` (for ``cdk synth --no-staging``, where the
+    assembly refers to it). The asset hash depends only on the files' relative paths and
+    bytes, not on the folder's name, so it (and the template) is the same on every synth.
     """
     modules = sorted(handler_package_dir().glob("*.py"))
-    digest = hashlib.sha256()
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX))
+    if not keep:
+        atexit.register(shutil.rmtree, staging, ignore_errors=True)
+    package = staging / HANDLER_PACKAGE
+    package.mkdir()
     for module in modules:
-        digest.update(module.name.encode() + b"\0" + module.read_bytes() + b"\0")
-    staging = Path(tempfile.gettempdir()) / f"latest-image-build-asset-{digest.hexdigest()[:20]}"
-    if not staging.is_dir():
-        # build beside it, then rename: a concurrent synth never sees a half-written folder
-        partial = Path(tempfile.mkdtemp(prefix=staging.name + "-", dir=staging.parent))
-        (partial / HANDLER_PACKAGE).mkdir()
-        for module in modules:
-            shutil.copyfile(module, partial / HANDLER_PACKAGE / module.name)
-        try:
-            os.rename(partial, staging)
-        except OSError:  # another process staged the same sources first
-            shutil.rmtree(partial, ignore_errors=True)
+        shutil.copyfile(module, package / module.name)
     return str(staging)

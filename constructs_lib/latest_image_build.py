@@ -58,11 +58,13 @@ class LatestImageBuild(Construct):
         image_type: ImageType | str | None = None,
         include_deprecated: bool = False,
         region: str | None = None,
+        image_account: str | None = None,
         refresh_on_every_deploy: bool = True,
         refresh_token: str | None = None,
         require_tags: Mapping[str, str] | None = None,
         exclude_tags: Mapping[str, str] | None = None,
         min_age: Duration | None = None,
+        protect_pinned_build: bool = False,
     ) -> None:
         """Define a lookup.
 
@@ -78,6 +80,10 @@ class LatestImageBuild(Construct):
         :param include_deprecated: let DEPRECATED builds win too (own images only; the
             service shows build states only to an image's owner). Default ``False``.
         :param region: the region the image lives in. Default: the stack's region.
+        :param image_account: only images owned by this account (12 digits, or ``aws`` for
+            Amazon's). Required when several accounts share (``SHARED``, ``THIRD_PARTY``,
+            ``AWS_MARKETPLACE``) images of the same name: without it such a lookup fails,
+            naming the accounts. Default: the owner's only account.
         :param refresh_on_every_deploy: re-resolve on every deploy. With ``False`` the
             lookup re-resolves only when its properties or ``refresh_token`` change, and
             synth output is byte-identical across runs. Default ``True``.
@@ -93,6 +99,9 @@ class LatestImageBuild(Construct):
             Gates apply on top of the usual rules. Own images: every build of a version is a
             candidate. Other accounts' images: only each version's newest AVAILABLE build
             (the service shows no other); if it fails a gate, the version is skipped.
+        :param protect_pinned_build: tag the pinned build and its AMIs so lifecycle policies
+            built with ``LatestImageBuild.lifecycle_exclusion_rules()`` keep them while a
+            stack pins them. Default ``False``.
         :raises ValueError: a literal (non-token) value is invalid; the message names it.
         """
         owner_value = owner.value if isinstance(owner, Enum) else owner
@@ -106,10 +115,12 @@ class LatestImageBuild(Construct):
             platform=platform,
             os_version=os_version,
             region=region,
+            image_account=image_account,
             include_deprecated=include_deprecated,
             refresh_on_every_deploy=refresh_on_every_deploy,
             require_tags=require_tags,
             exclude_tags=exclude_tags,
+            protect_pinned_build=protect_pinned_build,
         )
         min_age_seconds = check_min_age(min_age)
         if refresh_token is not None and refresh_on_every_deploy:
@@ -127,6 +138,7 @@ class LatestImageBuild(Construct):
             # a valid owner that is not one of the API strings is a token: known at deploy
             owner=owner_value if owner_value in _OWNER_VALUES else None,
             region=region,
+            image_account=image_account,
             include_deprecated=include_deprecated,
             gated=bool(require_tags or exclude_tags or min_age_seconds),
         )
@@ -139,12 +151,14 @@ class LatestImageBuild(Construct):
             contract.IMAGE_TYPE.key: type_value,
             contract.INCLUDE_DEPRECATED.key: "true" if include_deprecated else None,
             contract.REGION.key: region,
+            contract.IMAGE_ACCOUNT.key: image_account,
             contract.REFRESH_TOKEN.key: (
                 str(time.time_ns()) if refresh_on_every_deploy else refresh_token
             ),
             contract.REQUIRE_TAGS.key: dict(require_tags) if require_tags else None,
             contract.EXCLUDE_TAGS.key: dict(exclude_tags) if exclude_tags else None,
             contract.MIN_AGE_SECONDS.key: min_age_seconds,
+            contract.PROTECT_PINNED_BUILD.key: "true" if protect_pinned_build else None,
         }
         self._resource = CustomResource(
             self,
@@ -224,7 +238,7 @@ class LatestImageBuild(Construct):
         """
         self._check_image_type(ImageType.AMI, "machine_image()")
         image = PinnedMachineImage(self.ami_id, self._os_type(os_type), user_data)
-        self._require_ami()
+        self._require_output(contract.REQUIRE_AMI)
         return image
 
     def container_image(self) -> ecs.ContainerImage:
@@ -233,10 +247,15 @@ class LatestImageBuild(Construct):
         The task's execution role may pull it: ``ecr:GetAuthorizationToken`` and the ECR
         pull actions on the repositories of the registry its URI names.
 
+        The deploy fails, naming the build and the region, when the pinned build has no
+        container image there.
+
         :raises ValueError: ``image_type`` is ``AMI``.
         """
         self._check_image_type(ImageType.DOCKER, "container_image()")
-        return PinnedContainerImage(self.container_image_uri)
+        image = PinnedContainerImage(self.container_image_uri)
+        self._require_output(contract.REQUIRE_CONTAINER)
+        return image
 
     def to_base_image(self) -> aws_imagebuilder_alpha.BaseImage:
         """The pinned build as the parent of an ``aws_imagebuilder_alpha.ImageRecipe``.
@@ -283,7 +302,7 @@ class LatestImageBuild(Construct):
             data_type=ssm.ParameterDataType.AWS_EC2_IMAGE,
             description=description,
         )
-        self._require_ami()
+        self._require_output(contract.REQUIRE_AMI)
         return parameter
 
     def _alpha_parent(self, method: str, needed: ImageType, class_name: str) -> Any:
@@ -316,11 +335,12 @@ class LatestImageBuild(Construct):
         assert chosen is not None
         return chosen
 
-    def _require_ami(self) -> None:
-        """Make the lookup fail at deploy, with a clear reason, when there is no AMI here."""
+    def _require_output(self, flag: contract.Property) -> None:
+        """Make the lookup fail at deploy, with a clear reason, when the build has no AMI
+        (``REQUIRE_AMI``) or container image (``REQUIRE_CONTAINER``) in the stack's region."""
         cfn_resource = self._resource.node.default_child
         assert isinstance(cfn_resource, CfnResource)
-        cfn_resource.add_property_override(contract.REQUIRE_AMI.key, "true")
+        cfn_resource.add_property_override(flag.key, "true")
 
     def _attribute(self, attribute: str) -> str:
         return self._resource.get_att_string(attribute)

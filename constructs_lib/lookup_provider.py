@@ -13,7 +13,7 @@ from constructs import Construct
 
 from constructs_lib._compliance import IAM5, acknowledge_role_finding, make_provider_compliant
 from constructs_lib.handler_asset import staged_handler_asset
-from image_lookup.contract import LIST_IMAGES, image_account, service_actions
+from image_lookup.contract import LIST_IMAGES, owner_account, service_actions
 
 PROVIDER_ID = "LatestImageBuildProvider"
 HANDLER_TIMEOUT = Duration.minutes(2)
@@ -137,14 +137,23 @@ class LookupProvider(Construct):
         return provider
 
     def allow_lookup(
-        self, *, owner: str | None, region: str | None, include_deprecated: bool, gated: bool
+        self,
+        *,
+        owner: str | None,
+        region: str | None,
+        include_deprecated: bool,
+        gated: bool,
+        image_account: str | None = None,
     ) -> None:
         """Grant the image reads a lookup needs, by the contract's rule.
 
         ``owner`` is an API owner string, or None when it is a token (known only at
-        deploy); ``region`` None means the stack's.
+        deploy); ``region`` None means the stack's; ``image_account`` the account that
+        owns the image, when the lookup names one.
         """
-        account = (image_account(owner, self._stack_account) if owner else None) or "*"
+        account = (
+            image_account or (owner_account(owner, self._stack_account) if owner else None) or "*"
+        )
         region = region or self._stack_region
         for action in service_actions(owner, include_deprecated=include_deprecated, gated=gated):
             if action != LIST_IMAGES and (action, account, region) not in self._granted:

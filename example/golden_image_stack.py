@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, Aws, CfnOutput, Fn, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, CfnOutput, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_imagebuilder as imagebuilder
@@ -47,17 +47,15 @@ class GoldenImagePipelineStack(Stack):
         )
         golden.publish_parameter("/golden-al2023/latest/ami", description="newest golden AMI")
 
-        # A recipe is immutable: a new parent image replaces it, and CloudFormation
-        # creates the replacement before deleting the old one. Image Builder refuses a
-        # second recipe with the same name and version ("already exists"), so the name
-        # carries the parent's build number and the version is the parent's version:
-        # every newly pinned parent gives a new (name, version) pair.
-        parent_build_number = Fn.select(1, Fn.split("/", base.build_version))
+        # A recipe is immutable: a newly pinned parent replaces it, and CloudFormation
+        # creates the replacement before deleting the old one. With the wildcard version
+        # "1.0.x" Image Builder gives each new recipe the next patch number after the
+        # latest existing one, so the replacement never collides (see the README).
         recipe = imagebuilder.CfnImageRecipe(
             self,
             "Recipe",
-            name=Fn.join("-", ["golden-al2023-on-build", parent_build_number]),
-            version=base.version,
+            name=f"golden-al2023-{Aws.STACK_NAME}",
+            version="1.0.x",
             parent_image=base.image_build_version_arn,
             components=[
                 imagebuilder.CfnImageRecipe.ComponentConfigurationProperty(

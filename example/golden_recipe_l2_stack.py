@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Fn, Stack
+from aws_cdk import Aws, Stack
 from aws_cdk import aws_imagebuilder_alpha as imagebuilder_alpha
 from constructs import Construct
 
@@ -24,16 +24,15 @@ class GoldenRecipeL2Stack(Stack):
             owner=ImageOwner.AMAZON,
             refresh_on_every_deploy=False,
         )
-        # A recipe is immutable: as in the L1 example, the name carries the parent's build
-        # number and the version is the parent's, so a new pin never collides.
+        # A recipe is immutable: as in the L1 example, the wildcard version "1.0.x" (also
+        # the module's default) lets Image Builder number each replacement, so a new pin
+        # never collides with the recipe it replaces.
         imagebuilder_alpha.ImageRecipe(
             self,
             "Recipe",
             base_image=base.to_base_image(),
-            image_recipe_name=Fn.join(
-                "-", ["golden-al2023-l2", Fn.select(1, Fn.split("/", base.build_version))]
-            ),
-            image_recipe_version=base.version,
+            image_recipe_name=f"golden-al2023-l2-{Aws.STACK_NAME}",
+            image_recipe_version="1.0.x",
             components=[
                 imagebuilder_alpha.ComponentConfiguration(
                     component=imagebuilder_alpha.AmazonManagedComponent.update_os(

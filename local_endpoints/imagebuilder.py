@@ -40,6 +40,12 @@ OWNER_ACCOUNTS = {
     "AWSMarketplace": "aws-marketplace",
 }
 
+#: The throttle Image Builder documents: botocore's model (data/imagebuilder/2019-12-02/
+#: service-2.json) lists ``CallRateLimitExceededException`` (``"error": {"httpStatusCode": 429}``)
+#: among the errors of 72 of its 77 operations, ListImages, GetImage and ListImageBuildVersions
+#: included ("Retry with an increasing or variable delay between requests").
+RATE_LIMIT_CODE = "CallRateLimitExceededException"
+
 #: An answer: HTTP status and a JSON object, or raw bytes to send as they are.
 Reply = tuple[int, Any]
 
@@ -80,10 +86,14 @@ class FakeImageVersion:
     platform: str = "Linux"
     os_version: str = "Amazon Linux 2023"
     region: str = REGION
+    #: The owning account, when not the owner's usual one: ListImages with owner Shared
+    #: (or ThirdParty, AWSMarketplace) lists every account's images that the caller can
+    #: see, each version with its ``owner`` account (botocore's model: ImageVersion.owner).
+    owner_account: str | None = None
 
     @property
     def account(self) -> str:
-        return OWNER_ACCOUNTS[self.owner]
+        return self.owner_account or OWNER_ACCOUNTS[self.owner]
 
     @property
     def arn(self) -> str:
@@ -166,7 +176,10 @@ class RecordedCall:
 class FakeImageBuilder:
     """In-memory Image Builder state plus an HTTP server on 127.0.0.1."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, rate_limit_tps: float | None = None, rate_limit_burst: float | None = None
+    ) -> None:
+        """``rate_limit_tps``: answer calls over that rate with a throttle (see ``_admit``)."""
         self.images: list[FakeImageVersion] = []
         #: Owner of the versions ``add`` creates unless told otherwise.
         self.default_owner = "Self"
@@ -182,6 +195,14 @@ class FakeImageBuilder:
         self._rewrites: dict[str, Callable[[dict[str, Any], Reply], Reply]] = {}
         self.calls: list[RecordedCall] = []
         self.shape_violations: list[str] = []
+        #: Account-wide token bucket: ``rate_limit_tps`` tokens a second, at most
+        #: ``rate_limit_burst`` (default: one second's worth) saved up; None for no limit.
+        self.rate_limit_tps = rate_limit_tps
+        self.rate_limit_burst = rate_limit_burst if rate_limit_burst else rate_limit_tps or 0.0
+        self._tokens = self.rate_limit_burst
+        self._tokens_at = time.monotonic()
+        #: Calls answered with the throttle because of ``rate_limit_tps``.
+        self.throttled = 0
         self._faults: dict[str, deque[Callable[[dict[str, Any]], Reply | None]]] = defaultdict(
             deque
         )
@@ -292,6 +313,9 @@ class FakeImageBuilder:
             if problems:
                 self.shape_violations.extend(problems)
                 return 400, _error_body("ValidationException", "; ".join(problems))
+            if not self._admit():
+                self.throttled += 1
+                return 429, _error_body(RATE_LIMIT_CODE, "Rate exceeded")
             queue = self._faults.get(operation)
             fault = queue.popleft() if queue else None
         if fault is not None:
@@ -309,6 +333,22 @@ class FakeImageBuilder:
             reply = handler(params)
             rewrite = self._rewrites.get(operation)
             return rewrite(params, reply) if rewrite is not None else reply
+
+    def _admit(self) -> bool:
+        """Take a token from the rate limit's bucket; False when it is empty (caller holds the lock).
+
+        A throttled call takes no token, so a client that retries sooner only adds calls.
+        """
+        if self.rate_limit_tps is None:
+            return True
+        now = time.monotonic()
+        elapsed = now - self._tokens_at
+        self._tokens = min(self.rate_limit_burst, self._tokens + elapsed * self.rate_limit_tps)
+        self._tokens_at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
 
     def _check_shape(self, operation: str, params: dict[str, Any], query: str) -> list[str]:
         shape = self._model.operation_model(operation).input_shape

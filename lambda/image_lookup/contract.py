@@ -86,6 +86,13 @@ INCLUDE_DEPRECATED = Property(
     PropertyKind.FLAG,
 )
 REGION = Property("Region", "region", "--region", "region the image lives in")
+IMAGE_ACCOUNT = Property(
+    "ImageAccount",
+    "image_account",
+    "--account",
+    "only images of this owner account (12 digits, or 'aws'); needed when several accounts "
+    "share images of the same name",
+)
 REFRESH_TOKEN = Property("RefreshToken", "refresh_token", None, "changing it forces a new lookup")
 REQUIRE_TAGS = Property(
     "RequireTags",
@@ -117,6 +124,22 @@ REQUIRE_AMI = Property(
     PropertyKind.FLAG,
 )
 
+REQUIRE_CONTAINER = Property(
+    "RequireContainer",
+    "require_container",
+    "--require-container",
+    "fail unless the build has a container image in the region (the construct sets it for "
+    "container_image())",
+    PropertyKind.FLAG,
+)
+PROTECT_PINNED_BUILD = Property(
+    "ProtectPinnedBuild",
+    "protect_pinned_build",
+    None,
+    "tag the pinned build and its AMIs so lifecycle policies keep them",
+    PropertyKind.FLAG,
+)
+
 PROPERTIES = (
     IMAGE_NAME,
     VERSION_SELECTOR,
@@ -126,11 +149,14 @@ PROPERTIES = (
     IMAGE_TYPE,
     INCLUDE_DEPRECATED,
     REGION,
+    IMAGE_ACCOUNT,
     REFRESH_TOKEN,
     REQUIRE_TAGS,
     EXCLUDE_TAGS,
     MIN_AGE_SECONDS,
     REQUIRE_AMI,
+    REQUIRE_CONTAINER,
+    PROTECT_PINNED_BUILD,
 )
 PROPERTY_KEYS = frozenset(prop.key for prop in PROPERTIES)
 
@@ -187,8 +213,13 @@ def lists_builds(owner: str | None, *, include_deprecated: bool, gated: bool = F
     return (include_deprecated or gated) and owner in (None, ImageOwner.SELF.value)
 
 
-def image_account(owner: str, own_account: str | None) -> str | None:
-    """The account in the owner's image ARNs, when it can be known (Self, Amazon)."""
+def owner_account(
+    owner: str, own_account: str | None, image_account: str | None = None
+) -> str | None:
+    """The account in the image's ARNs when it can be known: ``image_account``, else the
+    stack's own account for Self and ``aws`` for Amazon."""
+    if image_account:
+        return image_account
     if owner == ImageOwner.SELF.value:
         return own_account or None
     if owner == ImageOwner.AMAZON.value:

@@ -42,8 +42,16 @@ class NoMatchingImageError(ImageLookupError):
     """No build of the image satisfies the selector and filters."""
 
 
+class AmbiguousImageError(ImageLookupError):
+    """Several accounts own an image of the requested name, and no image_account says which."""
+
+
 class NoAmiError(NoMatchingImageError):
     """The pinned build has no AMI in the deploy region, and the lookup must give one."""
+
+
+class NoContainerError(NoMatchingImageError):
+    """The pinned build has no container image in the deploy region, and the lookup must give one."""
 
 
 class AccessDeniedError(ImageLookupError):

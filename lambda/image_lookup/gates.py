@@ -35,7 +35,7 @@ class PromotionGates(NamedTuple):
                 return f"creation time {date_created!r} unreadable"
             age = (now - created).total_seconds()
             if age < self.min_age_seconds:
-                return f"{describe_age(age)} old (needs {describe_age(self.min_age_seconds)})"
+                return describe_shortfall(age, self.min_age_seconds)
         return None
 
     def describe(self) -> str:
@@ -65,6 +65,23 @@ def describe_age(seconds: float) -> str:
             return f"{count} {unit}{'s' if count != 1 else ''}"
     count = max(0, int(seconds))
     return f"{count} second{'s' if count != 1 else ''}"
+
+
+def describe_shortfall(age: float, needed: int) -> str:
+    """``30 hours old (needs 36 hours)``: both in the largest unit that tells them apart.
+
+    ``needed`` is said exactly and ``age`` rounded down, so the age shown is always
+    less than the age needed (never ``1 day old (needs 1 day)``).
+    """
+    for unit, size in (("day", _DAY), ("hour", 3600), ("minute", 60), ("second", 1)):
+        shown = int(max(age, 0) // size)
+        if needed % size == 0 and shown < needed // size:
+            return f"{_count(shown, unit)} old (needs {_count(needed // size, unit)})"
+    return f"{describe_age(age)} old (needs {describe_age(needed)})"
+
+
+def _count(number: int, unit: str) -> str:
+    return f"{number} {unit}{'s' if number != 1 else ''}"
 
 
 def whole_number(text: str) -> int | None:

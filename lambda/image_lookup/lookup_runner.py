@@ -10,7 +10,7 @@ from typing import Any
 
 from image_lookup.contract import Attribute
 from image_lookup.deadline import Deadline
-from image_lookup.errors import ImageLookupError, NoAmiError, ServiceError
+from image_lookup.errors import ImageLookupError, NoAmiError, NoContainerError, ServiceError
 from image_lookup.imagebuilder_api import ImageBuilderGateway
 from image_lookup.models import LookupRequest
 from image_lookup.outputs import build_attributes
@@ -46,6 +46,8 @@ def lookup_image(
         include_deprecated=request.include_deprecated,
         gates=request.gates.describe(),
         require_ami=request.require_ami,
+        require_container=request.require_container,
+        image_account=request.image_account,
         region=gateway.region,
     )
     region = deploy_region or gateway.region
@@ -57,6 +59,12 @@ def lookup_image(
                 f"build {resolution.build.arn} has no AMI in region {region}; this lookup "
                 "feeds an AMI (machine_image() or publish_parameter()): add "
                 f"{region} to the image's distribution"
+            )
+        if request.require_container and not data[Attribute.CONTAINER_IMAGE_URI]:
+            raise NoContainerError(
+                f"build {resolution.build.arn} has no container image in region {region}; "
+                "this lookup feeds a container (container_image()): add "
+                f"{region} to the image's container distribution"
             )
     except ImageLookupError as error:
         _log(

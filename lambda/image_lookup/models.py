@@ -23,6 +23,12 @@ def arn_name(name: str) -> str:
     return name.lower().replace(" ", "-")
 
 
+def arn_account(arn: str) -> str:
+    """The account field of an ARN (``aws`` for Amazon's images), or ``""``."""
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 else ""
+
+
 class ImageFilters(NamedTuple):
     """The optional ListImages filters: platform, OS version and image type."""
 
@@ -61,6 +67,9 @@ class LookupRequest(NamedTuple):
     region: str | None = None
     gates: PromotionGates = PromotionGates()
     require_ami: bool = False
+    image_account: str | None = None
+    require_container: bool = False
+    protect: bool = False
 
     @property
     def usable_states(self) -> frozenset[str]:
@@ -68,17 +77,24 @@ class LookupRequest(NamedTuple):
         return USABLE_STATES_WITH_DEPRECATED if self.include_deprecated else USABLE_STATES
 
     def names(self, listed_name: str) -> bool:
-        """True when ``listed_name`` is this request's image, in either of its two forms.
+        """True when the request names ``listed_name``: by that name, or by its ARN form.
 
-        Called once per listed version: the exact name is compared first, the ARN forms
-        only when it differs.
+        The one rule on every path: the requested name is the listed name exactly, or
+        exactly the ARN's name segment (``amazon-linux-2023-x86`` for "Amazon Linux
+        2023 x86"); any other spelling (``AMAZON-LINUX-2023-X86``) names nothing.
         """
-        return listed_name == self.image_name or arn_name(listed_name) == arn_name(self.image_name)
+        return listed_name == self.image_name or arn_name(listed_name) == self.image_name
+
+    def admits_account(self, arn: str) -> bool:
+        """True unless ``image_account`` is set and ``arn`` belongs to another account."""
+        return self.image_account is None or arn_account(arn) == self.image_account
 
     def describe(self) -> str:
         """Short human description used in reasons: image, selector and owner."""
+        account = f" account {self.image_account!r}" if self.image_account else ""
         return (
-            f"image {self.image_name!r} version {self.selector.text!r} owner {self.owner.value!r}"
+            f"image {self.image_name!r} version {self.selector.text!r} "
+            f"owner {self.owner.value!r}{account}"
         )
 
 

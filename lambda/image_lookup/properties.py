@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from image_lookup.contract import (
     DEFAULT_SELECTOR,
     EXCLUDE_TAGS,
+    IMAGE_ACCOUNT,
     IMAGE_NAME,
     IMAGE_TYPE,
     INCLUDE_DEPRECATED,
@@ -21,9 +22,12 @@ from image_lookup.contract import (
     OWNER,
     PLATFORM,
     PLATFORM_KEYS,
+    PROPERTIES,
     PROPERTY_KEYS,
+    PROTECT_PINNED_BUILD,
     REGION,
     REQUIRE_AMI,
+    REQUIRE_CONTAINER,
     REQUIRE_TAGS,
     VERSION_SELECTOR,
     ImageOwner,
@@ -47,6 +51,15 @@ _FILTER_CHARS = _ALNUM | frozenset("./_ :-")
 
 _BOOLEAN_TEXT = {"true": True, "false": False}
 _KNOWN_KEYS = PROPERTY_KEYS | PLATFORM_KEYS
+#: The other names a property goes by: its construct parameter and CLI option, compared
+#: without case, ``-`` and ``_`` (``Version`` is ``version``, ``Type`` is ``--type``). A key
+#: that is one of these means that property, whatever string similarity says (``Version``
+#: is closer to ``OsVersion`` than to ``VersionSelector``).
+_ALIASES = {
+    alias.replace("-", "").replace("_", "").casefold(): prop.key
+    for prop in PROPERTIES
+    for alias in (prop.param, prop.cli_flag or prop.param)
+}
 #: How alike an unknown key must be to one of ours to be taken for a typo of it.
 _NEAR_MISS_CUTOFF = 0.8
 
@@ -70,12 +83,15 @@ def parse_properties(properties: Mapping[str, Any]) -> LookupRequest:
         raise InvalidInputError(
             f"property {VERSION_SELECTOR.key} must be a string, got {show_value(selector)}"
         )
+    owner = parse_owner(_text(properties, OWNER.key) or ImageOwner.SELF.value)
+    include_deprecated = _boolean(properties, INCLUDE_DEPRECATED.key)
+    check_include_deprecated(owner, include_deprecated)
     return LookupRequest(
         image_name=validate_image_name(image_name),
         # Present means given: an empty selector (a token that resolved to "") is an error,
         # never a silent x.x.x.
         selector=parse_selector(selector),
-        owner=parse_owner(_text(properties, OWNER.key) or ImageOwner.SELF.value),
+        owner=owner,
         filters=ImageFilters(
             platform=_optional(
                 properties, PLATFORM.key, partial(validate_filter_value, "Platform")
@@ -85,8 +101,9 @@ def parse_properties(properties: Mapping[str, Any]) -> LookupRequest:
             ),
             image_type=_optional(properties, IMAGE_TYPE.key, parse_image_type),
         ),
-        include_deprecated=_boolean(properties, INCLUDE_DEPRECATED.key),
+        include_deprecated=include_deprecated,
         region=_optional(properties, REGION.key, validate_region),
+        image_account=_optional(properties, IMAGE_ACCOUNT.key, validate_image_account),
         gates=PromotionGates(
             require_tags=parse_tags(REQUIRE_TAGS.key, properties.get(REQUIRE_TAGS.key)),
             exclude_tags=parse_tags(EXCLUDE_TAGS.key, properties.get(EXCLUDE_TAGS.key)),
@@ -95,6 +112,8 @@ def parse_properties(properties: Mapping[str, Any]) -> LookupRequest:
             ),
         ),
         require_ami=_boolean(properties, REQUIRE_AMI.key),
+        require_container=_boolean(properties, REQUIRE_CONTAINER.key),
+        protect=_boolean(properties, PROTECT_PINNED_BUILD.key),
     )
 
 
@@ -120,6 +139,9 @@ def _meant_key(key: str) -> str | None:
     for known in sorted(PROPERTY_KEYS):
         if key.casefold() == known.casefold():
             return known
+    alias = _ALIASES.get(key.casefold())
+    if alias is not None:
+        return alias
     import difflib  # only for unknown keys: keeps it off the common path's import time
 
     close = difflib.get_close_matches(key, sorted(PROPERTY_KEYS), n=1, cutoff=_NEAR_MISS_CUTOFF)
@@ -142,13 +164,38 @@ def validate_image_name(name: str) -> str:
     return name
 
 
+_OWNERS_BY_FOLDED_VALUE = {owner.value.casefold(): owner for owner in ImageOwner}
+
+
 def parse_owner(text: str) -> ImageOwner:
-    """Map an API owner string (Self, Shared, Amazon, ThirdParty, AWSMarketplace) to ImageOwner."""
-    try:
-        return ImageOwner(text)
-    except ValueError:
+    """Map an owner string (Self, Shared, Amazon, ThirdParty, AWSMarketplace; any case)."""
+    owner = _OWNERS_BY_FOLDED_VALUE.get(text.casefold()) if isinstance(text, str) else None
+    if owner is None:
         allowed = ", ".join(owner.value for owner in ImageOwner)
-        raise InvalidInputError(f"invalid owner {show_value(text)}: use one of {allowed}") from None
+        raise InvalidInputError(f"invalid owner {show_value(text)}: use one of {allowed}")
+    return owner
+
+
+def check_include_deprecated(owner: ImageOwner, include_deprecated: bool) -> None:
+    """Refuse include_deprecated for images of other accounts: it could never take effect.
+
+    Image Builder shows build states (ListImageBuildVersions) only to an image's owner,
+    and GetImage on another account's version answers with its newest AVAILABLE build.
+    """
+    if include_deprecated and owner is not ImageOwner.SELF:
+        raise InvalidInputError(
+            f"include_deprecated works only for owner 'Self', not {show_value(owner.value)}: "
+            "Image Builder shows deprecated builds only to the image's owner"
+        )
+
+
+def validate_image_account(text: str) -> str:
+    """An account id of 12 digits, or ``aws`` (Amazon's images)."""
+    if text == "aws" or (len(text) == 12 and text.isascii() and text.isdigit()):
+        return text
+    raise InvalidInputError(
+        f"invalid image account {show_value(text)}: 12 digits, or 'aws' for Amazon's images"
+    )
 
 
 def parse_image_type(text: str) -> ImageType:
@@ -162,11 +209,15 @@ def parse_image_type(text: str) -> ImageType:
 
 
 def validate_region(text: str) -> str:
-    """Return ``text`` when it looks like a region name (``eu-west-1``, ``us-gov-west-1``)."""
+    """Return ``text`` when it looks like a region name, in any partition.
+
+    ``eu-west-1``, ``us-gov-west-1``, ``cn-north-1``, ``us-isob-east-1``,
+    ``eusc-de-east-1``: a 2-4 letter prefix, lowercase words, a number.
+    """
     parts = text.split("-")
     valid = (
         len(parts) >= 3
-        and len(parts[0]) == 2
+        and 2 <= len(parts[0]) <= 4
         and all(part.isascii() and part.isalpha() and part.islower() for part in parts[:-1])
         and parts[-1].isascii()
         and parts[-1].isdigit()

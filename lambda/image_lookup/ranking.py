@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
-from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest
+from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest, arn_account
 from image_lookup.versions import SemVer
 
 
@@ -17,6 +17,8 @@ class Candidates(NamedTuple):
     """Matching versions, highest first, one entry per version."""
     seen_versions: tuple[str, ...]
     """Every distinct version of the image that was listed, highest first, as listed."""
+    accounts: tuple[str, ...] = ()
+    """The accounts that own an image of this name (sorted); more than one is ambiguous."""
 
 
 def rank_candidates(listed: Iterable[ImageVersionRef], request: LookupRequest) -> Candidates:
@@ -27,17 +29,25 @@ def rank_candidates(listed: Iterable[ImageVersionRef], request: LookupRequest) -
     """
     filters = request.filters
     has_filters = bool(filters.as_pairs())
-    by_version: dict[SemVer, ImageVersionRef] = {}
+    by_account: dict[str, dict[SemVer, ImageVersionRef]] = {}
     for ref in listed:
-        if request.names(ref.name) and (
-            not has_filters or filters.admit(ref.platform, ref.os_version, ref.image_type)
+        if (
+            request.names(ref.name)
+            and request.admits_account(ref.arn)
+            and (not has_filters or filters.admit(ref.platform, ref.os_version, ref.image_type))
         ):
-            by_version.setdefault(ref.version, ref)
+            by_account.setdefault(arn_account(ref.arn), {}).setdefault(ref.version, ref)
+    accounts = tuple(sorted(by_account))
+    if len(accounts) != 1:
+        # none, or a name several accounts own: the resolver reports it, never picks one
+        return Candidates(matching=(), seen_versions=(), accounts=accounts)
+    by_version = by_account[accounts[0]]
     seen = sorted(by_version, reverse=True)
     matches = request.selector.matches
     return Candidates(
         matching=tuple(by_version[v] for v in seen if matches(v)),
         seen_versions=tuple(by_version[v].version_text for v in seen),
+        accounts=accounts,
     )
 
 
@@ -48,6 +58,7 @@ def is_usable(build: ImageBuild, request: LookupRequest, version: SemVer | None 
     """
     return (
         request.names(build.name)
+        and request.admits_account(build.arn)
         and (version is None or build.version == version)
         and request.selector.matches(build.version)
         and build.state in request.usable_states
@@ -93,3 +104,15 @@ def summarize_versions(versions: Iterable[str], limit: int = 12) -> str:
         return "none"
     extra = total - len(shown)
     return ", ".join(shown) + (f" and {extra} more" if extra else "")
+
+
+def summarize_rejections(rejections: Iterable[str]) -> str:
+    """``1.4.0/3, 1.4.0/2: lacks stage=prod; 1.3.0/1: carries qa=failed`` (newest first).
+
+    Builds rejected for the same reason share it, so a repeated gate's text is said once.
+    """
+    by_reason: dict[str, list[str]] = {}
+    for rejection in rejections:
+        build, _, reason = rejection.partition(": ")
+        by_reason.setdefault(reason, []).append(build)
+    return "; ".join(f"{summarize_versions(builds, 6)}: {r}" for r, builds in by_reason.items())

@@ -1,7 +1,7 @@
 """Resolve a LookupRequest to one build: which calls to make, in what order.
 
-1. Where the image's account is known (own images, Amazon's) and neither filters
-   nor ``include_deprecated`` are asked for, one GetImage on the wildcard ARN
+1. Where the image's account is known (``image_account``, own images, Amazon's) and
+   neither filters, gates nor ``include_deprecated`` are asked for, one GetImage on the wildcard ARN
    (``.../image/<name>/1.x.x``): the service resolves it to the newest AVAILABLE
    build of the highest matching version.
 2. Otherwise, or when that finds nothing: list the versions, rank them, and ask
@@ -14,8 +14,13 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import NamedTuple
 
-from image_lookup.contract import image_account, lists_builds
-from image_lookup.errors import NoMatchingImageError
+from image_lookup.contract import lists_builds, owner_account
+from image_lookup.errors import (
+    MAX_REASON_LENGTH,
+    AmbiguousImageError,
+    NoMatchingImageError,
+    one_line,
+)
 from image_lookup.imagebuilder_api import ImageBuilderGateway
 from image_lookup.models import ImageBuild, ImageVersionRef, LookupRequest, arn_name
 from image_lookup.ranking import (
@@ -23,6 +28,7 @@ from image_lookup.ranking import (
     is_usable,
     pick,
     rank_candidates,
+    summarize_rejections,
     summarize_versions,
 )
 
@@ -54,7 +60,7 @@ def resolve(
     build_lists = lists_builds(
         request.owner.value, include_deprecated=request.include_deprecated, gated=gated
     )
-    account = image_account(request.owner.value, own_account)
+    account = owner_account(request.owner.value, own_account, request.image_account)
     one_call = not (request.filters.as_pairs() or request.include_deprecated or gated)
     if account is not None and one_call:
         wildcard_arn = (
@@ -65,6 +71,12 @@ def resolve(
         if build is not None and is_usable(build, request):
             return Resolution(build=build, candidates=NO_CANDIDATES, versions_tried=1)
     candidates = _list_candidates(request, gateway)
+    if len(candidates.accounts) > 1:
+        raise AmbiguousImageError(
+            f"{request.describe()} names images of {len(candidates.accounts)} accounts "
+            f"({', '.join(candidates.accounts)}): set image_account (CLI --account) to the one "
+            "to pin from"
+        )
     rejections: list[str] = []
     for tried, ref in enumerate(candidates.matching, start=1):
         builds = gateway.builds(ref.arn) if build_lists else _newest_available(ref, gateway)
@@ -108,11 +120,12 @@ def _no_match_reason(
     seen = summarize_versions(candidates.seen_versions)
     filters = request.filters.describe()
     if rejections:
-        # newest first; the reason is cut to one line of at most 1 KB
-        return (
-            f"no build passes the promotion gates ({request.gates.describe()}) for {where}: "
-            f"{'; '.join(rejections[:8])}; versions seen: {seen}"
-        )
+        # The reason is one line of at most 1 KB: the list of rejected builds gives way
+        # first, so "versions seen" always survives.
+        head = f"no build passes the promotion gates ({request.gates.describe()}) for {where}: "
+        tail = f"; versions seen: {seen}"
+        room = MAX_REASON_LENGTH - len(one_line(head + tail)) - 1
+        return head + one_line(summarize_rejections(rejections), max(room, 20)) + tail
     if not candidates.seen_versions:
         return f"no image found for {where}{filters}; versions seen: none"
     if not candidates.matching:

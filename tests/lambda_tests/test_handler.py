@@ -334,16 +334,20 @@ def test_include_deprecated_for_own_images_lists_builds(
     assert listing.params["includeDeprecated"] is True
 
 
-def test_amazon_deprecated_versions_only_listed_when_asked(
-    fake: FakeImageBuilder, invoke: Invoke
+@pytest.mark.parametrize("owner", ["Amazon", "Shared", "ThirdParty", "AWSMarketplace"])
+def test_include_deprecated_for_another_owner_is_refused_before_any_call(
+    fake: FakeImageBuilder, invoke: Invoke, owner: str
 ) -> None:
-    fake.add(NAME, "1.0.0", owner="Amazon")
-    fake.add(NAME, "2.0.0", "DEPRECATED", owner="Amazon")
-    with_flag = invoke(ImageName=NAME, Owner="Amazon", IncludeDeprecated="true")
-    listing = [c for c in fake.calls if c.operation == "ListImages"][-1]
-    assert listing.params["includeDeprecated"] is True
-    # GetImage never resolves a deprecated build, so 1.0.0 still wins for Amazon images
-    assert with_flag["Data"]["Version"] == "1.0.0"
+    # ListImageBuildVersions answers only an image's owner, and GetImage on another
+    # account's version resolves only AVAILABLE builds: the flag could never take effect.
+    fake.add(NAME, "2.0.0", "DEPRECATED", owner=owner)
+    with pytest.raises(InvalidInputError) as caught:
+        invoke(ImageName=NAME, Owner=owner, IncludeDeprecated="true")
+    assert str(caught.value) == (
+        f"include_deprecated works only for owner 'Self', not '{owner}': Image Builder "
+        "shows deprecated builds only to the image's owner"
+    )
+    assert fake.calls == []
 
 
 def test_large_output_resources_stay_small(fake: FakeImageBuilder, invoke: Invoke) -> None:

@@ -50,6 +50,38 @@ def test_region_names(region: str) -> None:
     assert validate_region(region) == region
 
 
+def botocore_regions() -> set[str]:
+    """Every region of every partition that this botocore knows (endpoints.json, and
+    partitions.json where this botocore ships it)."""
+    loader = botocore.session.get_session().get_component("data_loader")
+    regions = {
+        region
+        for partition in loader.load_data("endpoints")["partitions"]
+        for region in partition["regions"]
+    }
+    try:
+        partitions = loader.load_data("partitions")["partitions"]
+    except Exception:  # older botocore: endpoints.json only
+        partitions = []
+    regions.update(region for partition in partitions for region in partition.get("regions", {}))
+    # "aws-global", "aws-cn-global", ...: endpoints of global services, not regions
+    return {region for region in regions if not region.endswith("-global")}
+
+
+def test_every_region_botocore_knows_is_valid_in_every_partition() -> None:
+    regions = botocore_regions()
+    assert {"us-east-1", "us-gov-west-1", "cn-north-1"} <= regions
+    invalid = [region for region in sorted(regions) if not accepts(validate_region, region)]
+    assert invalid == []
+
+
+@pytest.mark.parametrize("region", ["eusc-de-east-1", "us-isob-east-1", "eu-isoe-west-1"])
+def test_regions_of_newer_partitions(region: str) -> None:
+    # aws-eusc (European Sovereign Cloud), aws-iso-b and aws-iso-e, as botocore's
+    # partitions.json names them
+    assert validate_region(region) == region
+
+
 @pytest.mark.parametrize(
     "region", ["mars-1", "us-east", "US-EAST-1", "us-east-123", "us--1", "ü1-x-1"]
 )
@@ -64,18 +96,18 @@ def test_full_properties() -> None:
             "ServiceToken": "arn:aws:lambda:us-east-1:1:function:f",
             "ImageName": "Amazon Linux 2023 x86",
             "VersionSelector": "1.2.x",
-            "Owner": "Amazon",
+            "Owner": "amazon",
             "ServiceTimeout": "300",
             "Platform": "Linux",
             "OsVersion": "Amazon Linux 2023",
             "ImageType": "DOCKER",
-            "IncludeDeprecated": "True",
+            "IncludeDeprecated": "False",
             "Region": "eu-west-1",
             "RefreshToken": "1700000000",
         }
     )
     assert request.owner is ImageOwner.AMAZON and request.filters.image_type is ImageType.DOCKER
-    assert request.selector.fixed == (1, 2) and request.include_deprecated
+    assert request.selector.fixed == (1, 2) and not request.include_deprecated
     assert (request.filters.platform, request.filters.os_version, request.region) == (
         "Linux",
         "Amazon Linux 2023",
@@ -94,7 +126,12 @@ def test_defaults_and_empty_strings() -> None:
     ("props", "shown"),
     [
         ({}, "ImageName is required"),
-        ({"ImageName": "golden", "Owner": "self"}, "'self'"),
+        ({"ImageName": "golden", "Owner": "Selfish"}, "'Selfish'"),
+        ({"ImageName": "golden", "ImageAccount": "12345"}, "invalid image account '12345'"),
+        ({"ImageName": "golden", "Version": "1.x.x"}, "'Version': did you mean VersionSelector?"),
+        ({"ImageName": "golden", "Type": "AMI"}, "'Type': did you mean ImageType?"),
+        ({"ImageName": "golden", "Account": "aws"}, "'Account': did you mean ImageAccount?"),
+        ({"ImageName": "golden", "MinAge": "60"}, "'MinAge': did you mean MinAgeSeconds?"),
         ({"ImageName": "golden", "ImageType": "ami"}, "'ami'"),
         ({"ImageName": "golden", "IncludeDeprecated": "yes"}, "'yes'"),
         ({"ImageName": "golden", "Imagename": "1"}, "'Imagename': did you mean ImageName?"),

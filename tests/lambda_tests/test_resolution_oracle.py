@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from image_lookup.errors import NoMatchingImageError
+from image_lookup.errors import InvalidInputError, NoMatchingImageError
 from image_lookup.handler import on_event
 from local_endpoints.imagebuilder import FakeImageBuilder
 from tests.support.events import load_event
@@ -50,10 +50,10 @@ def expected_build(
     """The contract's rules, read literally: highest matching version with a qualifying build.
 
     Own images: every usable build is a candidate. Other accounts' images: only each
-    version's newest AVAILABLE build, and DEPRECATED never resolves for them.
+    version's newest AVAILABLE build (include_deprecated is refused for them).
     """
     own = owner == "Self"
-    usable = {"AVAILABLE", "DEPRECATED"} if include_deprecated and own else {"AVAILABLE"}
+    usable = {"AVAILABLE", "DEPRECATED"} if include_deprecated else {"AVAILABLE"}
 
     def passes(stage: str) -> bool:
         return {"none": True, "require prod": stage == "prod", "exclude dev": stage != "dev"}[gate]
@@ -133,6 +133,7 @@ def test_handler_agrees_with_the_rules(
     owner: str,
 ) -> None:
     fake.images.clear()
+    fake.calls.clear()
     for version, builds in versions.items():
         image = fake.add(NAME, ".".join(map(str, version)), *(s for s, _ in builds), owner=owner)
         for fake_build, (_, stage) in zip(image.builds, builds, strict=True):
@@ -150,6 +151,10 @@ def test_handler_agrees_with_the_rules(
     )
     try:
         data = on_event(event, FakeLambdaContext())["Data"]
+    except InvalidInputError:
+        # the service shows deprecated builds only to their owner: refused, never ignored
+        assert include_deprecated and owner != "Self"
+        assert fake.calls == []
     except NoMatchingImageError:
         assert expected is None
     else:
