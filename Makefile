@@ -18,8 +18,7 @@ setup: $(VENV)/.dev-installed node_modules/.dev-installed
 
 $(VENV)/.synth-installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements.txt -c constraints.txt
-	$(VENV)/bin/pip install $(PIP_FLAGS) --no-deps -e .
+	$(VENV)/bin/pip install $(PIP_FLAGS) -r requirements.txt -c constraints.txt  # holds -e .
 	$(VENV)/bin/python scripts/link_node.py
 	touch $@
 

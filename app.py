@@ -14,6 +14,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from example.golden_image_stack import GoldenImagePipelineStack
 from example.golden_recipe_l2_stack import GoldenRecipeL2Stack
+from example.rollout_stack import RolloutStack
 
 
 def build_app(outdir: str | None = None, context: dict[str, Any] | None = None) -> cdk.App:
@@ -21,6 +22,7 @@ def build_app(outdir: str | None = None, context: dict[str, Any] | None = None) 
     app = cdk.App(outdir=outdir, context=context)
     GoldenImagePipelineStack(app, "GoldenImagePipeline")
     GoldenRecipeL2Stack(app, "GoldenRecipeL2")
+    RolloutStack(app, "GoldenRollout")
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

@@ -12,12 +12,17 @@ from typing import TYPE_CHECKING, Any
 from aws_cdk import CfnResource, CustomResource, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_events as events
+from aws_cdk import aws_imagebuilder as imagebuilder
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from constructs_lib import protection
 from constructs_lib._validation import check_min_age, check_props
 from constructs_lib.consumers import PinnedContainerImage, PinnedMachineImage
+from constructs_lib.locked_pin import LockedPin
 from constructs_lib.lookup_provider import LookupProvider
+from constructs_lib.newer_build import DAILY, watch_newer_builds
 from image_lookup import contract
 from image_lookup.contract import DEFAULT_SELECTOR, RESOURCE_TYPE, Attribute, ImageOwner, ImageType
 
@@ -25,6 +30,7 @@ if TYPE_CHECKING:
     from aws_cdk import aws_imagebuilder_alpha
 
 _OWNER_VALUES = frozenset(owner.value for owner in ImageOwner)
+_OWNERS_BY_FOLDED_VALUE = {owner.value.casefold(): owner.value for owner in ImageOwner}
 _OS_TYPES = {"Linux": ec2.OperatingSystemType.LINUX, "Windows": ec2.OperatingSystemType.WINDOWS}
 ALPHA_EXTRA_HINT = (
     "needs the optional aws-cdk.aws-imagebuilder-alpha package: "
@@ -43,6 +49,10 @@ class LatestImageBuild(Construct):
     attributes, e.g. for ``CfnImageRecipe(parent_image=...)``.
 
     One handler function per stack serves every lookup in it.
+
+    Lock mode: when the app's context holds ``latest-image-build:lock-file`` (a path
+    relative to the app's directory), every lookup is pinned from that file instead, as
+    literals with no custom resource; ``latest-image-build lock`` writes it.
     """
 
     def __init__(
@@ -123,6 +133,9 @@ class LatestImageBuild(Construct):
             protect_pinned_build=protect_pinned_build,
         )
         min_age_seconds = check_min_age(min_age)
+        if owner_value.casefold() in _OWNERS_BY_FOLDED_VALUE:
+            # owner strings are case-insensitive: the template carries the API's spelling
+            owner_value = _OWNERS_BY_FOLDED_VALUE[owner_value.casefold()]
         if refresh_token is not None and refresh_on_every_deploy:
             raise ValueError(
                 f"refresh_token={refresh_token!r} has no effect while refresh_on_every_deploy "
@@ -133,15 +146,6 @@ class LatestImageBuild(Construct):
         self._image_type = type_value
         self._parameters = 0
 
-        provider = LookupProvider.of(Stack.of(self))
-        provider.allow_lookup(
-            # a valid owner that is not one of the API strings is a token: known at deploy
-            owner=owner_value if owner_value in _OWNER_VALUES else None,
-            region=region,
-            image_account=image_account,
-            include_deprecated=include_deprecated,
-            gated=bool(require_tags or exclude_tags or min_age_seconds),
-        )
         properties = {
             contract.IMAGE_NAME.key: image_name,
             contract.VERSION_SELECTOR.key: version,
@@ -160,13 +164,64 @@ class LatestImageBuild(Construct):
             contract.MIN_AGE_SECONDS.key: min_age_seconds,
             contract.PROTECT_PINNED_BUILD.key: "true" if protect_pinned_build else None,
         }
-        self._resource = CustomResource(
+        # A locked pin (the app's context names a lock file: literals, no custom resource,
+        # no provider) or a deployed lookup.
+        self._locked = LockedPin.for_lookup(
+            self, properties, protect_pinned_build=protect_pinned_build
+        )
+        self._resource: CustomResource | None = None
+        if self._locked is None:
+            provider = LookupProvider.of(Stack.of(self))
+            provider.allow_lookup(
+                # a valid owner that is not one of the API strings is a token: known at deploy
+                owner=owner_value if owner_value in _OWNER_VALUES else None,
+                region=region,
+                image_account=image_account,
+                include_deprecated=include_deprecated,
+                gated=bool(require_tags or exclude_tags or min_age_seconds),
+            )
+            if protect_pinned_build:
+                provider.allow_protection(region)
+            self._resource = CustomResource(
+                self,
+                "Resource",
+                service_token=provider.service_token,
+                resource_type=RESOURCE_TYPE,
+                properties={key: value for key, value in properties.items() if value is not None},
+                service_timeout=SERVICE_TIMEOUT,
+            )
+        self._lookup_properties = properties
+
+    def on_newer_build(
+        self,
+        id: str,
+        *,
+        target: events.IRuleTarget | None = None,
+        schedule: events.Schedule | None = DAILY,
+    ) -> events.Rule:
+        """An EventBridge rule that fires when a build newer than the pin qualifies.
+
+        "Qualifies" means what a deploy would pin: the selector, filters and promotion
+        gates of this lookup. A function of the stack's own evaluates on Image Builder's
+        "Image State Change" events for this account's builds of the image, and on
+        ``schedule``; when the winner is newer than the pin it puts an event (source
+        ``latest-image-build``, detail-type ``Newer Image Build Available``) on the
+        default bus, which this rule matches for this lookup only.
+
+        :param id: the rule's construct id, under this lookup.
+        :param target: where the rule sends the event. Default: none (``rule.add_target``).
+        :param schedule: also evaluate on this schedule (EventBridge delivers Image
+            Builder's events best effort, ``min_age`` passes later, other accounts'
+            images send no events here). ``None``: only on events. Default: daily.
+        :raises ValueError: ``schedule=None`` for a lookup no event can reach.
+        """
+        return watch_newer_builds(
             self,
-            "Resource",
-            service_token=provider.service_token,
-            resource_type=RESOURCE_TYPE,
-            properties={key: value for key, value in properties.items() if value is not None},
-            service_timeout=SERVICE_TIMEOUT,
+            id,
+            properties=self._lookup_properties,
+            pinned_build_arn=self.image_build_version_arn,
+            target=target,
+            schedule=schedule,
         )
 
     @property
@@ -320,6 +375,16 @@ class LatestImageBuild(Construct):
                 f"but image_type is {self._image_type!r}"
             )
 
+    @staticmethod
+    def lifecycle_exclusion_rules(
+        resource_type: str = protection.AMI_IMAGE,
+    ) -> imagebuilder.CfnLifecyclePolicy.ExclusionRulesProperty:
+        """Exclusion rules for ``CfnLifecyclePolicy`` that keep every build a lookup with
+        ``protect_pinned_build=True`` pins, whichever stack pins it (one policy serves the
+        account): the image ``tag_map`` and, for ``AMI_IMAGE`` (default), the AMI one.
+        ``resource_type``: the policy's, ``AMI_IMAGE`` or ``CONTAINER_IMAGE``."""
+        return protection.lifecycle_exclusion_rules(resource_type)
+
     def _os_type(self, os_type: ec2.OperatingSystemType | None) -> ec2.OperatingSystemType:
         from_platform = _OS_TYPES.get(self._platform) if isinstance(self._platform, str) else None
         if os_type is None and from_platform is None:
@@ -337,17 +402,34 @@ class LatestImageBuild(Construct):
 
     def _require_output(self, flag: contract.Property) -> None:
         """Make the lookup fail at deploy, with a clear reason, when the build has no AMI
-        (``REQUIRE_AMI``) or container image (``REQUIRE_CONTAINER``) in the stack's region."""
+        (``REQUIRE_AMI``) or container image (``REQUIRE_CONTAINER``) in the stack's region.
+        A locked pin was checked for it by the lock command, or fails synth now."""
+        if self._locked is not None:
+            self._locked.require(flag)
+            return
+        assert self._resource is not None
         cfn_resource = self._resource.node.default_child
         assert isinstance(cfn_resource, CfnResource)
         cfn_resource.add_property_override(flag.key, "true")
 
     def _attribute(self, attribute: str) -> str:
+        if self._locked is not None:
+            return self._locked.attribute(attribute)
+        assert self._resource is not None
         return self._resource.get_att_string(attribute)
 
     @property
     def resource(self) -> CustomResource:
-        """The underlying ``Custom::LatestImageBuild`` resource."""
+        """The underlying ``Custom::LatestImageBuild`` resource.
+
+        :raises RuntimeError: the app is in lock mode, where the pin is literals from the
+            lock file and there is no custom resource.
+        """
+        if self._resource is None:
+            raise RuntimeError(
+                f"LatestImageBuild {self.node.path} is pinned from its lock file (lock mode): "
+                "it has no custom resource; use its attributes and methods"
+            )
         return self._resource
 
 

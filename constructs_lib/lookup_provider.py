@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import weakref
 
-from aws_cdk import Duration, FeatureFlags, Fn, RemovalPolicy, Stack
+import jsii
+from aws_cdk import Aws, Duration, FeatureFlags, Fn, IStableAnyProducer, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -13,7 +14,15 @@ from constructs import Construct
 
 from constructs_lib._compliance import IAM5, acknowledge_role_finding, make_provider_compliant
 from constructs_lib.handler_asset import staged_handler_asset
-from image_lookup.contract import LIST_IMAGES, owner_account, service_actions
+from image_lookup.contract import LIST_IMAGES, ROLLBACK_READS, owner_account, service_actions
+from image_lookup.pacing import LOOKUPS_ENV, SPREAD_MIN_LOOKUPS
+from image_lookup.protection import (
+    AMI_READ_ACTION,
+    AMI_TAG_ACTIONS,
+    BUILD_READ_ACTION,
+    BUILD_TAG_ACTIONS,
+    TAG_PREFIX,
+)
 
 PROVIDER_ID = "LatestImageBuildProvider"
 HANDLER_TIMEOUT = Duration.minutes(2)
@@ -39,12 +48,19 @@ class LookupProvider(Construct):
         self._stack_account = self._stack.account
         self._stack_region = self._stack.region
         self._granted: set[tuple[str, str, str]] = set()
+        #: Lookups served by the handler (one per ``allow_lookup``).
+        self.lookups = 0
 
         self.role = iam.Role(
             self,
             "HandlerRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Reads EC2 Image Builder images for LatestImageBuild lookups",
+        )
+        # Rollbacks: the stack's status and events tell the pin the stack had; this
+        # stack's own ARN (AWS::StackId) is the only resource.
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=list(ROLLBACK_READS), resources=[Aws.STACK_ID])
         )
         # ListImages has no resource type: IAM only accepts "*" for it.
         self.role.add_to_policy(iam.PolicyStatement(actions=[LIST_IMAGES], resources=["*"]))
@@ -65,6 +81,13 @@ class LookupProvider(Construct):
             timeout=HANDLER_TIMEOUT,
             memory_size=256,
             role=self.role,
+        )
+        # The stack's number of lookups, known once every construct exists: the handler
+        # spreads its calls by it (image_lookup.pacing); absent for a small stack.
+        handler_function = self.handler.node.default_child
+        assert isinstance(handler_function, lambda_.CfnFunction)
+        handler_function.add_property_override(
+            f"Environment.Variables.{LOOKUPS_ENV}", Lazy.any(_LookupCount(self))
         )
         self.handler_logs = self._handler_log_group()
         # A policy of its own: in the role's default policy, which the function depends on,
@@ -151,6 +174,7 @@ class LookupProvider(Construct):
         deploy); ``region`` None means the stack's; ``image_account`` the account that
         owns the image, when the lookup names one.
         """
+        self.lookups += 1
         account = (
             image_account or (owner_account(owner, self._stack_account) if owner else None) or "*"
         )
@@ -176,3 +200,65 @@ class LookupProvider(Construct):
             f"{action} is scoped to images of one owner account and region; the image "
             "name is only known at deploy time",
         )
+
+    def allow_protection(self, region: str | None) -> None:
+        """Grant what ``protect_pinned_build`` needs: tag the stack account's builds in
+        ``region`` (None: the stack's) and their AMIs in any region, only with the
+        library's own tag keys (``aws:TagKeys``), and find AMIs (DescribeImages)."""
+        region = region or self._stack_region
+        account = self._stack_account
+        only_our_keys = {"ForAllValues:StringLike": {"aws:TagKeys": [f"{TAG_PREFIX}*"]}}
+        for action in (BUILD_READ_ACTION, BUILD_TAG_ACTIONS[0]):
+            if (action, account, region) in self._granted:
+                continue
+            self._granted.add((action, account, region))
+            if action == BUILD_READ_ACTION:
+                self._grant_on_images(action, account, region)
+                continue
+            image_arns = self._stack.format_arn(
+                service="imagebuilder",
+                region=region,
+                account=account,
+                resource="image",
+                resource_name="*",
+            )
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=list(BUILD_TAG_ACTIONS),
+                    resources=[image_arns],
+                    conditions=only_our_keys,
+                )
+            )
+        if (AMI_TAG_ACTIONS[0], "", "*") in self._granted:
+            return
+        self._granted.add((AMI_TAG_ACTIONS[0], "", "*"))
+        # An AMI's ARN has no account; the build's regions are known only at deploy.
+        ami_arns = self._stack.format_arn(
+            service="ec2", region="*", account="", resource="image", resource_name="*"
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(AMI_TAG_ACTIONS), resources=[ami_arns], conditions=only_our_keys
+            )
+        )
+        # DescribeImages has no resource type: IAM accepts only "*" for it.
+        self.role.add_to_policy(iam.PolicyStatement(actions=[AMI_READ_ACTION], resources=["*"]))
+        acknowledge_role_finding(
+            self.role,
+            IAM5,
+            f"Resource::{ami_arns}",
+            "protect_pinned_build tags the pinned build's AMIs (only the library's own tag "
+            "keys) in the regions it was distributed to, known only at deploy time",
+        )
+
+
+@jsii.implements(IStableAnyProducer)
+class _LookupCount:
+    """The provider's number of lookups, or nothing (no variable) for a small stack."""
+
+    def __init__(self, provider: LookupProvider) -> None:
+        self._provider = provider
+
+    def produce(self) -> str | None:
+        lookups = self._provider.lookups
+        return str(lookups) if lookups > SPREAD_MIN_LOOKUPS else None

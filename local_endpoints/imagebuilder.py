@@ -8,7 +8,8 @@ model; a request that does not fit is answered 400 and recorded in
 
 It serves ListImages, GetImage and ListImageBuildVersions with opaque page
 tokens, pages of any length and order, and injectable faults (error codes,
-5xx, stalls, hand-written bodies).
+5xx, stalls, hand-written bodies); TagResource and UntagResource change a
+build's tags, which GetImage and ListImageBuildVersions then report.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import botocore.session
 from botocore.model import ListShape, ServiceModel, Shape, StructureShape
@@ -299,14 +300,18 @@ class FakeImageBuilder:
     def handle(self, method: str, raw_path: str, body: bytes) -> Reply:
         parsed = urlparse(raw_path)
         operation = self._routes.get((method, parsed.path))
+        path_params: dict[str, str] = {}
+        if operation is None:
+            operation, path_params = _templated_route(method, parsed.path)
         if operation is None:
             return 404, _error_body("UnknownOperationException", f"{method} {parsed.path}")
         try:
             params = json.loads(body) if body else {}
         except ValueError:
             return 400, _error_body("SerializationException", "body is not JSON")
+        params.update(path_params)
         for key, values in parse_qs(parsed.query).items():
-            params[key] = values[0]
+            params[key] = values if _is_list_member(operation, key) else values[0]
         with self._lock:
             self.calls.append(RecordedCall(operation, params, method, parsed.path))
             problems = self._check_shape(operation, params, parsed.query)
@@ -327,6 +332,8 @@ class FakeImageBuilder:
                 "ListImages": self._list_images,
                 "ListImageBuildVersions": self._list_image_build_versions,
                 "GetImage": self._get_image,
+                "TagResource": self._tag_resource,
+                "UntagResource": self._untag_resource,
             }.get(operation)
             if handler is None:
                 return 400, _error_body("InvalidRequestException", f"{operation} not faked")
@@ -335,9 +342,11 @@ class FakeImageBuilder:
             return rewrite(params, reply) if rewrite is not None else reply
 
     def _admit(self) -> bool:
-        """Take a token from the rate limit's bucket; False when it is empty (caller holds the lock).
+        """Take a token from the rate limit's bucket; False when it is empty.
 
-        A throttled call takes no token, so a client that retries sooner only adds calls.
+        A token bucket, as AWS documents its API throttling (EC2 Developer Guide,
+        "Request throttling for the Amazon EC2 API"). A throttled call takes no token,
+        so a client that retries sooner only adds calls. The caller holds the lock.
         """
         if self.rate_limit_tps is None:
             return True
@@ -456,6 +465,35 @@ class FakeImageBuilder:
         *_, image, build = max(resolvable, key=lambda found: found[:2])
         return 200, {"requestId": _request_id(), "image": image.image(build)}
 
+    def _tag_resource(self, params: dict[str, Any]) -> Reply:
+        """TagResource API reference: adds the tags (a key already there takes the new value)."""
+        found = self._taggable(params["resourceArn"])
+        if isinstance(found, FakeBuild):
+            found.tags.update(params["tags"])
+            return 200, {}
+        return found
+
+    def _untag_resource(self, params: dict[str, Any]) -> Reply:
+        """UntagResource API reference: removes the keys; a key the resource lacks is no error."""
+        found = self._taggable(params["resourceArn"])
+        if isinstance(found, FakeBuild):
+            for key in params["tagKeys"]:
+                found.tags.pop(key, None)
+            return 200, {}
+        return found
+
+    def _taggable(self, arn: str) -> FakeBuild | Reply:
+        """The build an image ARN names, or the error a tag call on it gets."""
+        for image in self.images:
+            for build in image.builds:
+                if image.build_arn(build) == arn:
+                    if image.owner != "Self":
+                        # Another account's image: IAM allows a cross-account call only
+                        # through a resource policy, and image policies share reads only.
+                        return 403, _error_body("AccessDeniedException", f"cannot tag {arn}")
+                    return build
+        return 404, _error_body("ResourceNotFoundException", f"resource {arn} not found")
+
     def _name_matches(self, wanted: str | None, name: str) -> bool:
         if wanted is None:
             return True
@@ -539,6 +577,44 @@ def _check_value(where: str, shape: Shape, value: Any) -> list[str]:
 
 
 @functools.lru_cache(maxsize=1)
+def _templated_routes() -> tuple[tuple[str, re.Pattern[str], str], ...]:
+    """(HTTP method, path pattern, operation) of the operations with ``{labels}`` in their URI."""
+    model = _service_model()
+    routes = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        uri = http["requestUri"].split("?")[0]
+        if "{" in uri:
+            pattern = re.sub(
+                r"\\{(\w+)(\\\+)?\\}",
+                lambda m: f"(?P<{m.group(1)}>{'.+' if m.group(2) else '[^/]+'})",
+                re.escape(uri),
+            )
+            routes.append((http["method"], re.compile(f"^{pattern}$"), name))
+    return tuple(routes)
+
+
+def _templated_route(method: str, path: str) -> tuple[str | None, dict[str, str]]:
+    """The operation a path with URI labels (``/tags/{resourceArn}``) names, and the labels.
+
+    botocore percent-encodes a label's value, ``/`` and ``:`` included (serialize.py,
+    ``_render_uri_template``).
+    """
+    for route_method, pattern, name in _templated_routes():
+        match = pattern.match(path)
+        if route_method == method and match:
+            return name, {key: unquote(value) for key, value in match.groupdict().items()}
+    return None, {}
+
+
+def _is_list_member(operation: str, key: str) -> bool:
+    """Whether a query-string member is a list (``tagKeys=a&tagKeys=b``)."""
+    shape = _service_model().operation_model(operation).input_shape
+    member = shape.members.get(key) if shape is not None else None
+    return member is not None and member.type_name == "list"
+
+
+@functools.lru_cache(maxsize=1)
 def _service_model() -> ServiceModel:
     """botocore's Image Builder model, the reference every request is checked against."""
     return botocore.session.get_session().get_service_model("imagebuilder")
@@ -581,5 +657,6 @@ def _make_handler(fake: FakeImageBuilder) -> type:
 
         do_GET = _serve  # noqa: N815 - http.server dispatches on these names
         do_POST = _serve  # noqa: N815
+        do_DELETE = _serve  # noqa: N815
 
     return Handler

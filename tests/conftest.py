@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,12 +13,33 @@ from tests.support.events import load_event
 from tests.support.lambda_context import FakeLambdaContext
 
 
+@pytest.fixture(scope="session")
+def cloudformation_endpoint() -> Iterator[str]:
+    """Where the handler's CloudFormation reads go: moto's server (a stack it does not
+    know is an ordinary update), or, in the venv of Lambda's older boto3 that has no
+    moto, a closed loopback port (unreachable: also an ordinary update). Never AWS."""
+    try:
+        from local_endpoints.moto_services import MotoServices
+    except ImportError:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+        return
+    services = MotoServices().start()
+    yield services.url
+    services.stop()
+
+
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeImageBuilder]:
+def fake(
+    monkeypatch: pytest.MonkeyPatch, cloudformation_endpoint: str
+) -> Iterator[FakeImageBuilder]:
     """A started fake endpoint; boto3 in this process talks to it."""
     service = FakeImageBuilder().start()
     for name, value in service.client_environment().items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", cloudformation_endpoint)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
     yield service

@@ -200,6 +200,8 @@ ATTRIBUTE_KEYS = (
 LIST_IMAGES = "imagebuilder:ListImages"
 GET_IMAGE = "imagebuilder:GetImage"
 LIST_IMAGE_BUILD_VERSIONS = "imagebuilder:ListImageBuildVersions"
+#: What an Update reads of its own stack to tell a rollback (see ``rollback``).
+ROLLBACK_READS = ("cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents")
 
 
 def lists_builds(owner: str | None, *, include_deprecated: bool, gated: bool = False) -> bool:

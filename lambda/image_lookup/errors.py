@@ -51,7 +51,7 @@ class NoAmiError(NoMatchingImageError):
 
 
 class NoContainerError(NoMatchingImageError):
-    """The pinned build has no container image in the deploy region, and the lookup must give one."""
+    """The pinned build has no container image in the deploy region, and the lookup needs one."""
 
 
 class AccessDeniedError(ImageLookupError):

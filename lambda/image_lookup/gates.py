@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 
 _DAY = 86400
+_UNITS = (("day", _DAY), ("hour", 3600), ("minute", 60), ("second", 1))
 
 
 class PromotionGates(NamedTuple):
@@ -68,16 +69,19 @@ def describe_age(seconds: float) -> str:
 
 
 def describe_shortfall(age: float, needed: int) -> str:
-    """``30 hours old (needs 36 hours)``: both in the largest unit that tells them apart.
+    """``30 hours old (needs 36 hours)``: never ``1 day old (needs 1 day)``.
 
-    ``needed`` is said exactly and ``age`` rounded down, so the age shown is always
-    less than the age needed (never ``1 day old (needs 1 day)``).
+    ``needed`` is said exactly, in the largest unit that divides it; ``age`` is rounded
+    down, in the largest unit no larger than that one in which it is at least 1. In a
+    common unit the age shown is then always less than the age needed.
     """
-    for unit, size in (("day", _DAY), ("hour", 3600), ("minute", 60), ("second", 1)):
-        shown = int(max(age, 0) // size)
-        if needed % size == 0 and shown < needed // size:
-            return f"{_count(shown, unit)} old (needs {_count(needed // size, unit)})"
-    return f"{describe_age(age)} old (needs {describe_age(needed)})"
+    units = [(unit, size) for unit, size in _UNITS if needed % size == 0 and needed >= size]
+    needed_unit, needed_size = units[0] if units else ("second", 1)
+    needs = _count(needed // needed_size, needed_unit)
+    for unit, size in _UNITS:
+        if size <= needed_size and age >= size:
+            return f"{_count(int(age // size), unit)} old (needs {needs})"
+    return f"{_count(max(int(age), 0), 'second')} old (needs {needs})"
 
 
 def _count(number: int, unit: str) -> str:

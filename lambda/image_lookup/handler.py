@@ -1,8 +1,9 @@
 """Custom resource entry point for aws-cdk-lib's ``custom_resources.Provider``.
 
-A thin dispatcher: Create and Update resolve the image, Delete does nothing.
-It returns ``{"PhysicalResourceId", "Data"}`` and raises on failure; the
-exception's text becomes the stack event's reason.
+A thin dispatcher: Create and Update resolve the image, except that an Update
+during a rollback answers with the build the stack had before (``rollback``);
+Delete does nothing. It returns ``{"PhysicalResourceId", "Data"}`` and raises on
+failure; the exception's text becomes the stack event's reason.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from image_lookup.deadline import Deadline
 from image_lookup.errors import InvalidInputError, show_value
 from image_lookup.lookup_runner import lookup_image
 from image_lookup.properties import ignored_properties, parse_properties
+from image_lookup.rollback import rollback_answer
 
 
 def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
@@ -27,13 +29,21 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         return {"PhysicalResourceId": physical_id} if physical_id else {}
     if request_type not in ("Create", "Update"):
         raise InvalidInputError(f"unsupported RequestType {show_value(request_type)}")
-    properties = event.get("ResourceProperties") or {}
-    request = parse_properties(properties)
     deploy_region, account_id = _stack_location(event)
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    deadline = Deadline(remaining_ms if callable(remaining_ms) else None)
+    if request_type == "Update":
+        # before the properties are checked: a rollback never fails because of them
+        restored = rollback_answer(
+            event, deadline, deploy_region=deploy_region, account_id=account_id
+        )
+        if restored is not None:
+            return restored
+    properties = event.get("ResourceProperties") or {}
+    request = parse_properties(properties)
     data = lookup_image(
         request,
-        Deadline(remaining_ms if callable(remaining_ms) else None),
+        deadline,
         deploy_region=deploy_region,
         account_id=account_id,
         log_context={

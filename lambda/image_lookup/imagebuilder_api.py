@@ -114,6 +114,25 @@ class ImageBuilderGateway:
             if build is not None:
                 yield build
 
+    def tag_resource(self, arn: str, tags: Mapping[str, str]) -> bool:
+        """TagResource: add or overwrite ``tags``; False when the resource does not exist."""
+        try:
+            self._call("tag_resource", {"resourceArn": arn, "tags": dict(tags)}, (NOT_FOUND_CODE,))
+        except ClientError:
+            return False
+        return True
+
+    def untag_resource(self, arn: str, keys: tuple[str, ...]) -> bool:
+        """UntagResource: remove ``keys`` (absent keys are no error); False when the resource
+        does not exist."""
+        try:
+            self._call(
+                "untag_resource", {"resourceArn": arn, "tagKeys": list(keys)}, (NOT_FOUND_CODE,)
+            )
+        except ClientError:
+            return False
+        return True
+
     def _paginate(
         self, method: str, result_key: str, params: dict[str, Any]
     ) -> Iterator[Mapping[str, Any]]:

@@ -52,3 +52,26 @@ def _ami_for(build: ImageBuild, region: str, account_id: str | None) -> AmiOutpu
     own = [ami for ami in in_region if account_id and ami.account_id == account_id]
     candidates = own or in_region
     return candidates[0] if candidates else None
+
+
+def attributes_from_arn(build_arn: str) -> dict[str, str]:
+    """Every ``Data`` key, from a build ARN alone (``.../image/<name>/1.2.3/4``).
+
+    For a build that can no longer be read: its ARN, version ARN, name (the ARN's
+    form), version and build version; the rest empty.
+    """
+    version_arn, _, build_number = build_arn.rpartition("/")
+    name_and_version = build_arn.split(":image/", 1)[1] if ":image/" in build_arn else ""
+    name, _, version = name_and_version.partition("/")
+    version = version.partition("/")[0]
+    values = dict.fromkeys(ATTRIBUTE_KEYS, "")
+    values.update(
+        {
+            Attribute.IMAGE_BUILD_VERSION_ARN: build_arn,
+            Attribute.IMAGE_VERSION_ARN: version_arn if build_number else "",
+            Attribute.IMAGE_NAME: name,
+            Attribute.VERSION: version,
+            Attribute.BUILD_VERSION: f"{version}/{build_number}" if version else "",
+        }
+    )
+    return {key: values[key][:MAX_VALUE_LENGTH] for key in ATTRIBUTE_KEYS}

@@ -11,12 +11,18 @@ its modes fits a custom resource with a deadline:
   5 attempts with no regard for the remaining time either.
 
 Here a call is retried on throttling, 5xx and dropped connections with
-full-jitter backoff for as long as the deadline allows, then fails with a
-one-line reason.
+full-jitter backoff ("Exponential Backoff and Jitter", AWS Architecture Blog) for as
+long as the deadline allows, then fails with a one-line reason. A throttle waits
+longer than other failures, as in the SDK's standard mode (botocore
+``retries/standard.py``, ``ExponentialBackoff``: a random part of 1 s, 2 s, 4 s ... up
+to 20 s after a throttle). In a stack with many lookups
+(``pacing``), the first call is spread and a throttle during the spread is retried
+after it, when the stack's other lookups have made their first call.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +33,11 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from image_lookup.deadline import Deadline
 from image_lookup.errors import AccessDeniedError, DeadlineExceededError, ServiceError, one_line
+from image_lookup.pacing import lookups_in_stack, spread_seconds
+
+#: After a throttle during the spread, the retry lands at random in this share of it,
+#: right after it: the stack's retries then meet little else at the rate limit.
+RETRY_WINDOW_SHARE = 0.25
 
 
 class RetryPolicy(NamedTuple):
@@ -38,6 +49,11 @@ class RetryPolicy(NamedTuple):
     backoff_cap: float = 5.0
     #: Connection failures (DNS, refused) rarely heal; give up on them quickly.
     max_connection_retries: int = 2
+    #: After a throttle: the ceiling of the first wait, and the largest.
+    throttle_base: float = 1.0
+    throttle_cap: float = 20.0
+    #: The first call waits a random part of this (``pacing.spread_seconds``); 0: none.
+    spread_seconds: float = 0.0
 
     @property
     def attempt_seconds(self) -> float:
@@ -48,16 +64,38 @@ class RetryPolicy(NamedTuple):
         """Full jitter: a random wait up to an exponentially growing, capped ceiling."""
         return jitter * min(self.backoff_cap, self.backoff_base * 2.0**attempts)
 
+    def throttle_backoff(self, attempts: int, jitter: float, elapsed: float) -> float:
+        """The wait after a throttle, ``elapsed`` seconds after the lookup began.
+
+        Full jitter over 1 s, 2 s, 4 s ... up to ``throttle_cap``; with a spread, over at
+        least ``RETRY_WINDOW_SHARE`` of it, and never before the spread ends.
+        """
+        window = min(self.throttle_cap, self.throttle_base * 2.0 ** (attempts - 1))
+        if not self.spread_seconds:
+            return jitter * window
+        window = max(window, self.spread_seconds * RETRY_WINDOW_SHARE)
+        return max(0.0, self.spread_seconds - elapsed) + jitter * window
+
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
 
-RETRYABLE_CODES = frozenset(
+
+def stack_retry_policy(environ: Mapping[str, str] = os.environ) -> RetryPolicy:
+    """The handler's policy: the default, spread for the stack's number of lookups."""
+    return DEFAULT_RETRY_POLICY._replace(spread_seconds=spread_seconds(lookups_in_stack(environ)))
+
+
+THROTTLE_CODES = frozenset(
     {
         "ThrottlingException",
         "Throttling",
         "TooManyRequestsException",
         "CallRateLimitExceededException",
         "RequestLimitExceeded",
+    }
+)
+RETRYABLE_CODES = THROTTLE_CODES | frozenset(
+    {
         "ServiceException",
         "ServiceUnavailableException",
         "InternalFailure",
@@ -78,7 +116,7 @@ def error_code(error: ClientError) -> str:
 
 
 class Retrier:
-    """Runs calls with retries under one deadline; counts calls and retries."""
+    """Runs one lookup's calls with retries under one deadline; counts calls, retries, waits."""
 
     def __init__(
         self,
@@ -88,14 +126,19 @@ class Retrier:
         *,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._deadline = deadline
         self._region = region
         self.policy = policy
         self._sleep = sleep
         self._jitter = jitter
+        self._clock = clock
+        self._started = clock()
         self.calls = 0
         self.retries = 0
+        #: Seconds spent waiting before calls (spread and backoff).
+        self.waited = 0.0
 
     def call(
         self,
@@ -106,21 +149,27 @@ class Retrier:
         """``send()`` until it answers, a failure is final, or the deadline is near.
 
         A ClientError whose code is in ``passthrough_codes`` is re-raised untouched
-        for the caller to interpret (e.g. not-found).
+        for the caller to interpret (e.g. not-found). A wait that would not leave time
+        for one more attempt is cut short to leave just that.
         """
         attempts = 0
         connection_failures = 0
         last_failure = "none"
-        delay = 0.0
+        spread = self.policy.spread_seconds
+        delay = self._jitter() * spread if spread and not self.calls else 0.0
         while True:
-            if self._deadline.seconds_left() - delay < self.policy.attempt_seconds:
+            room = self._deadline.seconds_left() - self.policy.attempt_seconds
+            # a retry needs some time to wait, however short, then a whole attempt
+            if room < 0 or (attempts and room <= 0):
                 raise DeadlineExceededError(
                     f"gave up on {operation} in region {self._region} after {attempts} attempts "
                     f"to leave time before the function's timeout; last failure: {last_failure}"
                 )
+            if delay > 0:
+                self._sleep(min(delay, room))
+                self.waited += min(delay, room)
             if attempts:
                 self.retries += 1
-                self._sleep(delay)
             attempts += 1
             self.calls += 1
             try:
@@ -139,6 +188,10 @@ class Retrier:
                     message = error.response.get("Error", {}).get("Message", "")
                     raise ServiceError(f"{operation} failed: {code}: {message}") from error
                 last_failure = f"{code} (HTTP {status})"
+                if code in THROTTLE_CODES or status == 429:
+                    elapsed = self._clock() - self._started
+                    delay = self.policy.throttle_backoff(attempts, self._jitter(), elapsed)
+                    continue
             except EndpointConnectionError as error:
                 connection_failures += 1
                 last_failure = one_line(str(error), 200)

@@ -66,7 +66,11 @@ def plant(folder: Path) -> None:
 
 def synthesized_asset(outdir: Path) -> tuple[str, dict[str, bytes]]:
     """The handler's S3 key and the files of the asset CDK copied into the assembly."""
-    synth_app(outdir, lambda app: LatestImageBuild(cdk.Stack(app, "S"), "L", image_name="golden"))
+
+    def build(app: cdk.App) -> None:
+        LatestImageBuild(cdk.Stack(app, "S"), "L", image_name="golden")
+
+    synth_app(outdir, build)
     template = json.loads((outdir / "S.template.json").read_text())
     (key,) = {
         r["Properties"]["Code"]["S3Key"]

@@ -137,8 +137,9 @@ def name_pattern(resource_type: str) -> str:
 def version_pattern(resource_type: str) -> re.Pattern[str]:
     """The semanticVersion pattern of the Create call, from botocore's imagebuilder model."""
     model = botocore.session.get_session().get_service_model("imagebuilder")
-    operation = model.operation_model(RECIPE_TYPES[resource_type])
-    return re.compile(operation.input_shape.members["semanticVersion"].metadata["pattern"])
+    request = model.operation_model(RECIPE_TYPES[resource_type]).input_shape
+    assert request is not None
+    return re.compile(request.members["semanticVersion"].metadata["pattern"])
 
 
 def create_only(resource_type: str) -> list[str]:
@@ -166,7 +167,7 @@ class PinnedStack(DeployedStack):
 class Replay:
     """What happened to one recipe over PINS."""
 
-    versions: list[str] = field(default_factory=list)
+    recipes: list[tuple[str, str]] = field(default_factory=list)  # (name, version) made
     replacements: int = 0
 
 
@@ -184,9 +185,9 @@ def replay(stack: PinnedStack, logical_id: str, store: RecipeStore) -> Replay:
             continue
         version = store.create(resource_type, wanted["Name"], wanted["Version"])  # new first
         if current is not None:
-            store.delete(resource_type, current["Name"], result.versions[-1])  # then cleanup
+            store.delete(resource_type, *result.recipes[-1])  # then cleanup
             result.replacements += 1
-        result.versions.append(version)
+        result.recipes.append((wanted["Name"], version))
         current = wanted
     return result
 
@@ -251,17 +252,20 @@ def test_every_recipe_in_the_readme_and_the_example_is_checked(
 def test_recipes_survive_a_new_build_and_a_new_version(
     recipe_stacks: dict[str, PinnedStack],
 ) -> None:
+    failures: list[str] = []
     for label, stack in recipe_stacks.items():
         for logical_id in recipes_of(stack):
             store = RecipeStore()
             try:
                 result = replay(stack, logical_id, store)
             except AlreadyExistsError as error:
-                pytest.fail(f"{label} {logical_id}: the moved pin fails to deploy: {error}")
-            # every move replaced the recipe, and each replacement got a version of its own
+                failures.append(f"{label} {logical_id}: the moved pin fails to deploy: {error}")
+                continue
+            # every move replaced the recipe, each replacement with a name+version of its own
             assert result.replacements == len(PINS) - 1, label
-            assert len(set(result.versions)) == len(PINS), (label, result.versions)
+            assert len(set(result.recipes)) == len(PINS), (label, result.recipes)
             assert len(store.recipes) == 1, label  # the old ones went in cleanup
+    assert failures == []
 
 
 def test_a_fixed_recipe_version_collides_when_the_pin_moves(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from constructs_lib import LatestImageBuild
+from constructs_lib import ImageOwner, LatestImageBuild
 
 pytestmark = pytest.mark.synth
 
@@ -22,7 +22,11 @@ BAD_INPUTS = [
     ({"require_tags": {"aws:reserved": "x"}}, "'aws:reserved'"),
     ({"exclude_tags": {"stage": None}}, "None"),
     ({"min_age": cdk.Duration.millis(10)}, "10 millis"),
-    ({"owner": "amazon"}, "'amazon'"),
+    ({"owner": "Amazon", "include_deprecated": True}, "not 'Amazon'"),
+    ({"owner": ImageOwner.SHARED, "include_deprecated": True}, "not 'Shared'"),
+    ({"image_account": "12345678901"}, "'12345678901'"),
+    ({"image_account": "Amazon"}, "'Amazon'"),
+    ({"protect_pinned_build": "yes"}, "'yes'"),
     ({"owner": "Everyone"}, "'Everyone'"),
     ({"image_name": "no*wildcards"}, "'no*wildcards'"),
     ({"image_name": "x"}, "'x'"),

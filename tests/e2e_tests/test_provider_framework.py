@@ -10,6 +10,8 @@
   (``local_endpoints/lambda_service.py``), talking to the local Image Builder.
 * The framework's response is captured where it PUTs it, at the ResponseURL
   (``local_endpoints/response_bucket.py``).
+* The handler's CloudFormation reads (rollbacks) go to moto's CloudFormation in
+  server mode (``local_endpoints/moto_services.py``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from aws_cdk import aws_ec2 as ec2
 from constructs_lib import LatestImageBuild
 from local_endpoints.imagebuilder import ACCOUNT, REGION, FakeBuild, FakeImageBuilder
 from local_endpoints.lambda_service import LocalLambda
+from local_endpoints.moto_services import MotoServices
 from local_endpoints.response_bucket import ResponseBucket
 from tests.support.cloudformation import DeployedStack
+from tests.support.stack_history import StackHistory
 from tests.support.synth import REPO, synth_app
 
 pytestmark = pytest.mark.synth
@@ -53,6 +57,7 @@ def build_app(app: cdk.App) -> None:
 class Harness(NamedTuple):
     stack: DeployedStack
     imagebuilder: FakeImageBuilder
+    moto: MotoServices
     function: LocalLambda
     bucket: ResponseBucket
     framework_dir: Path
@@ -78,6 +83,7 @@ def harness(
     framework_id = next(f for f in functions if f != handler_id)
     framework = stack.resources[framework_id]["Properties"]
     imagebuilder = FakeImageBuilder().start()
+    moto = MotoServices().start()
     bucket = ResponseBucket(workdir).start()
     handler_props = stack.resources[handler_id]["Properties"]
     function = LocalLambda(
@@ -85,7 +91,10 @@ def harness(
         handler=handler_props["Handler"],
         function_arn=stack.function_arn(handler_id),
         timeout_seconds=int(handler_props["Timeout"]),
-        environment=imagebuilder.client_environment(),
+        environment={
+            **imagebuilder.client_environment(),
+            "AWS_ENDPOINT_URL_CLOUDFORMATION": moto.url,
+        },
     ).start()
     framework_env = {
         "PATH": os.environ["PATH"],
@@ -101,6 +110,7 @@ def harness(
     yield Harness(
         stack,
         imagebuilder,
+        moto,
         function,
         bucket,
         stack.asset_dir(framework_id),
@@ -109,6 +119,7 @@ def harness(
     )
     function.stop()
     bucket.stop()
+    moto.stop()
     imagebuilder.stop()
 
 
@@ -119,6 +130,17 @@ def world(harness: Harness) -> Iterator[Harness]:
     harness.bucket.puts.clear()
     yield harness
     assert harness.imagebuilder.shape_violations == []
+
+
+@pytest.fixture
+def history(world: Harness) -> Iterator[StackHistory]:
+    """The stack in moto's CloudFormation; events are sent with its StackId."""
+    world.moto.reset()
+    stack_history = StackHistory(world.moto, STACK)
+    made_up_id = world.stack.stack_id
+    world.stack.stack_id = stack_history.stack_id
+    yield stack_history
+    world.stack.stack_id = made_up_id
 
 
 def deliver(harness: Harness, event: dict[str, Any]) -> dict[str, Any]:
@@ -283,3 +305,129 @@ def test_a_launched_image_without_an_ami_here_fails_with_one_clear_line(world: H
         "feeds an AMI (machine_image() or publish_parameter()): add "
         f"{REGION} to the image's distribution"
     )
+
+
+class Deploys(NamedTuple):
+    created: dict[str, Any]
+    updated: dict[str, Any]
+    rolled_back: dict[str, Any]
+    cleanup: dict[str, Any]
+    cleanup_calls: int
+
+
+def deploy_update_and_roll_back(
+    world: Harness, history: StackHistory, before_rollback: Any = None
+) -> Deploys:
+    """Create (B1), a new build B2, Update (B2), a later resource fails, rollback, cleanup.
+
+    The request sequence and the stack statuses are CloudFormation's (User Guide,
+    "Custom resource request types": Update during UPDATE_ROLLBACK_IN_PROGRESS with the
+    last good template's properties as ResourceProperties and the failed attempt's as
+    OldResourceProperties; then, as the physical id changed, a Delete of the failed
+    attempt's physical id during UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS).
+    """
+    logical_id = next(k for k in world.stack.of_type("Custom::LatestImageBuild") if "Golden" in k)
+    image = world.imagebuilder.add(NAME, "1.2.0")
+    history.stack_status("CREATE_IN_PROGRESS")
+    create = event(world, "Create", "Golden")
+    created = deliver(world, create)
+    history.resource(logical_id, created["PhysicalResourceId"], "CREATE_COMPLETE")
+    history.stack_status("CREATE_COMPLETE")
+    first_properties = create["ResourceProperties"]
+
+    image.builds.append(FakeBuild(2))
+    history.stack_status("UPDATE_IN_PROGRESS")
+    second_properties = dict(first_properties, RefreshToken="a later deploy")
+    update = event(
+        world,
+        "Update",
+        "Golden",
+        physical_id=created["PhysicalResourceId"],
+        old_properties=first_properties,
+    )
+    update["ResourceProperties"] = second_properties
+    updated = deliver(world, update)
+    history.resource(logical_id, updated["PhysicalResourceId"], "UPDATE_COMPLETE")
+
+    if before_rollback is not None:
+        before_rollback(image)
+    history.stack_status("UPDATE_ROLLBACK_IN_PROGRESS")
+    rollback = event(
+        world,
+        "Update",
+        "Golden",
+        physical_id=updated["PhysicalResourceId"],
+        old_properties=second_properties,
+    )
+    rollback["ResourceProperties"] = first_properties
+    rolled_back = deliver(world, rollback)
+    history.resource(logical_id, rolled_back["PhysicalResourceId"], "UPDATE_COMPLETE")
+
+    history.stack_status("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+    calls = len(world.imagebuilder.calls)
+    cleanup = deliver(
+        world, event(world, "Delete", "Golden", physical_id=updated["PhysicalResourceId"])
+    )
+    return Deploys(created, updated, rolled_back, cleanup, len(world.imagebuilder.calls) - calls)
+
+
+def test_a_rollback_restores_the_previous_pin_and_its_ami(
+    world: Harness, history: StackHistory
+) -> None:
+    deploys = deploy_update_and_roll_back(world, history)
+    assert deploys.created["PhysicalResourceId"] == build_arn("1.2.0/1")
+    assert deploys.updated["Status"] == "SUCCESS"
+    assert deploys.updated["PhysicalResourceId"] == build_arn("1.2.0/2")
+    assert deploys.updated["Data"]["AmiId"] != deploys.created["Data"]["AmiId"]
+    rolled_back = deploys.rolled_back
+    assert rolled_back["Status"] == "SUCCESS"
+    assert rolled_back["PhysicalResourceId"] == build_arn("1.2.0/1")
+    # exactly the attributes the first deploy had: B1's AMI, version text, ...
+    assert rolled_back["Data"] == deploys.created["Data"]
+    # the rollback re-read B1 itself; it resolved nothing
+    assert world.imagebuilder.calls[-1].operation == "GetImage"
+    assert world.imagebuilder.calls[-1].params["imageBuildVersionArn"] == build_arn("1.2.0/1")
+    assert deploys.cleanup["Status"] == "SUCCESS"
+    assert deploys.cleanup["PhysicalResourceId"] == build_arn("1.2.0/2")
+    assert deploys.cleanup_calls == 0
+
+
+def test_a_rollback_succeeds_when_every_build_was_deprecated_since(
+    world: Harness, history: StackHistory
+) -> None:
+    def deprecate_all(image: Any) -> None:
+        for build in image.builds:
+            build.state = "DEPRECATED"
+
+    deploys = deploy_update_and_roll_back(world, history, deprecate_all)
+    assert deploys.rolled_back["Status"] == "SUCCESS"
+    assert deploys.rolled_back["PhysicalResourceId"] == build_arn("1.2.0/1")
+    assert deploys.rolled_back["Data"]["AmiId"] == deploys.created["Data"]["AmiId"]
+    assert deploys.cleanup["Status"] == "SUCCESS"
+
+
+def test_a_rollback_succeeds_when_the_previous_build_was_deleted_since(
+    world: Harness, history: StackHistory
+) -> None:
+    def delete_first(image: Any) -> None:
+        image.builds.pop(0)
+
+    deploys = deploy_update_and_roll_back(world, history, delete_first)
+    rolled_back = deploys.rolled_back
+    assert rolled_back["Status"] == "SUCCESS"
+    assert rolled_back["PhysicalResourceId"] == build_arn("1.2.0/1")
+    # what the ARN tells survives; the AMI cannot be known any more
+    assert rolled_back["Data"]["BuildVersion"] == "1.2.0/1"
+    assert rolled_back["Data"]["ImageVersionArn"] == build_arn("1.2.0")
+    assert rolled_back["Data"]["AmiId"] == ""
+    assert set(rolled_back["Data"]) == set(deploys.created["Data"])
+
+
+def test_an_ordinary_update_still_resolves_anew(world: Harness, history: StackHistory) -> None:
+    world.imagebuilder.add(NAME, "1.2.0")
+    history.stack_status("UPDATE_IN_PROGRESS")
+    updated = deliver(
+        world, event(world, "Update", "Golden", physical_id=build_arn("1.1.0/1"), old_properties={})
+    )
+    assert updated["Status"] == "SUCCESS"
+    assert updated["PhysicalResourceId"] == build_arn("1.2.0/1")

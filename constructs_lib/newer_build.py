@@ -1,0 +1,304 @@
+"""``on_newer_build()``: an EventBridge rule that fires when a build newer than the pin qualifies.
+
+Wiring only. Two rules invoke the stack's one evaluator function
+(``image_lookup.newer_build.evaluate``) with the lookup's properties and its pin:
+a rule on Image Builder's own "Image State Change" events (for images this
+account builds in the stack's region: no one else's builds send events here)
+and a schedule (EventBridge delivers the service's events on a best-effort
+basis, and a ``min_age`` gate passes only some time after the build event).
+The evaluator resolves the lookup as a deploy would and, only when the winner is
+newer than the pin, puts a ``latest-image-build`` event on the default bus; the
+rule returned matches that event for this one lookup (stack and construct path).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from constructs_lib._compliance import IAM5, acknowledge_finding
+from constructs_lib.handler_asset import staged_handler_asset
+from image_lookup import contract
+from image_lookup.contract import LIST_IMAGES, ImageOwner, owner_account, service_actions
+from image_lookup.errors import InvalidInputError
+from image_lookup.models import arn_name
+from image_lookup.newer_build_event import (
+    DETAIL_TYPE,
+    IMAGE_BUILDER_SOURCE,
+    IMAGE_STATE_CHANGE,
+    SOURCE,
+    DetailKey,
+    InputKey,
+)
+from image_lookup.versions import parse_selector
+
+EVALUATOR_ID = "LatestImageBuildNewerBuild"
+#: ``on_newer_build()``'s default re-evaluation schedule.
+DAILY = events.Schedule.rate(Duration.days(1))
+EVALUATOR_TIMEOUT = Duration.minutes(2)
+PUT_EVENTS = "events:PutEvents"
+_OWNER_VALUES = frozenset(owner.value for owner in ImageOwner)
+#: Properties that steer the custom resource, not the lookup: the evaluator never sees them.
+_NOT_LOOKUP_KEYS = frozenset({contract.REFRESH_TOKEN.key, contract.PROTECT_PINNED_BUILD.key})
+_EVALUATORS: weakref.WeakKeyDictionary[Stack, NewerBuildEvaluator] = weakref.WeakKeyDictionary()
+
+
+class NewerBuildEvaluator(Construct):
+    """One evaluator function per stack, with a role of its own.
+
+    The role reads Image Builder images as each watched lookup needs (the rule in
+    ``image_lookup.contract``, as for the lookup's handler), puts events on the
+    stack region's default bus and nothing else, and writes its own log group.
+    """
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        """Create the function, its role, its policy and its log group."""
+        super().__init__(scope, id)
+        self._stack = Stack.of(self)
+        self._stack_account = self._stack.account
+        self._stack_region = self._stack.region
+        self._granted: set[tuple[str, str, str]] = set()
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Looks for Image Builder builds newer than LatestImageBuild pins",
+        )
+        log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        default_bus = self._stack.format_arn(
+            service="events", resource="event-bus", resource_name="default"
+        )
+        # A policy of the construct's own (not the role's default policy), so the
+        # function can depend on it by name: no invocation runs before its grants exist.
+        self.policy = iam.Policy(
+            self,
+            "Policy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(actions=[LIST_IMAGES], resources=["*"]),
+                iam.PolicyStatement(actions=[PUT_EVENTS], resources=[default_bus]),
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn],
+                ),
+            ],
+        )
+        acknowledge_finding(
+            self.policy,
+            IAM5,
+            "Resource::*",
+            "imagebuilder:ListImages has no resource type, so IAM accepts only '*' for it",
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Announces Image Builder builds newer than LatestImageBuild pins",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="image_lookup.newer_build.evaluate",
+            code=lambda_.Code.from_asset(staged_handler_asset()),
+            timeout=EVALUATOR_TIMEOUT,
+            memory_size=256,
+            role=role,
+            log_group=log_group,
+        )
+        # aws-cdk-lib makes the function depend on its role too, which Fn::GetAtt already
+        # does (cfn-lint W3005): the policy is the one dependency to state.
+        cfn_function = self.function.node.default_child
+        cfn_policy = self.policy.node.default_child
+        assert isinstance(cfn_function, CfnResource) and isinstance(cfn_policy, CfnResource)
+        cfn_function.add_override("DependsOn", [self._stack.get_logical_id(cfn_policy)])
+
+    @classmethod
+    def of(cls, stack: Stack) -> NewerBuildEvaluator:
+        """The stack's evaluator, created on first use."""
+        evaluator = _EVALUATORS.get(stack)
+        if evaluator is None:
+            existing = stack.node.try_find_child(EVALUATOR_ID)
+            evaluator = (
+                existing if isinstance(existing, NewerBuildEvaluator) else cls(stack, EVALUATOR_ID)
+            )
+            _EVALUATORS[stack] = evaluator
+        return evaluator
+
+    def allow_lookup(
+        self,
+        *,
+        owner: str | None,
+        region: str | None,
+        image_account: str | None,
+        include_deprecated: bool,
+        gated: bool,
+    ) -> None:
+        """Grant the image reads a lookup needs, by the contract's rule (``owner`` None: a token)."""
+        account = (
+            image_account or (owner_account(owner, self._stack_account) if owner else None) or "*"
+        )
+        region = region or self._stack_region
+        for action in service_actions(owner, include_deprecated=include_deprecated, gated=gated):
+            if action != LIST_IMAGES and (action, account, region) not in self._granted:
+                self._granted.add((action, account, region))
+                images = self._stack.format_arn(
+                    service="imagebuilder",
+                    region=region,
+                    account=account,
+                    resource="image",
+                    resource_name="*",
+                )
+                self.policy.add_statements(
+                    iam.PolicyStatement(actions=[action], resources=[images])
+                )
+                acknowledge_finding(
+                    self.policy,
+                    IAM5,
+                    f"Resource::{images}",
+                    f"{action} is scoped to images of one owner account and region; the image "
+                    "name is only known at deploy time",
+                )
+
+
+def watch_newer_builds(
+    lookup: Construct,
+    id: str,
+    *,
+    properties: Mapping[str, Any],
+    pinned_build_arn: str,
+    target: events.IRuleTarget | None,
+    schedule: events.Schedule | None,
+) -> events.Rule:
+    """The rule ``LatestImageBuild.on_newer_build()`` returns, and the triggers behind it.
+
+    ``properties`` are the lookup's custom resource properties (None for unset);
+    ``pinned_build_arn`` is its pin (a token, or a literal in lock mode).
+    """
+    if schedule is not None and not isinstance(schedule, events.Schedule):
+        raise InvalidInputError(
+            f"on_newer_build({id!r}) schedule must be an events.Schedule or None, "
+            f"got {schedule!r}"
+        )
+    stack = Stack.of(lookup)
+    owner = properties.get(contract.OWNER.key) or ImageOwner.SELF.value
+    known_owner = owner if owner in _OWNER_VALUES else None
+    region = properties.get(contract.REGION.key)
+    hears_events = _hears_image_events(known_owner, region, stack.region)
+    if schedule is None and not hears_events:
+        raise InvalidInputError(
+            f"on_newer_build({id!r}, schedule=None) would never run: Image Builder sends "
+            f"events only for this account's own images in the stack's region, and this "
+            f"lookup (owner {owner!r}, region {region!r}) is not one; keep a schedule"
+        )
+    rule = events.Rule(
+        lookup,
+        id,
+        description=f"A build newer than the pin qualifies for {lookup.node.path}",
+        event_pattern=events.EventPattern(
+            source=[SOURCE],
+            detail_type=[DETAIL_TYPE],
+            detail={
+                DetailKey.STACK: [stack.stack_name],
+                DetailKey.CONSTRUCT_PATH: [lookup.node.path],
+            },
+        ),
+        targets=[target] if target is not None else None,
+    )
+    evaluator = NewerBuildEvaluator.of(stack)
+    evaluator.allow_lookup(
+        owner=known_owner,
+        region=region,
+        image_account=properties.get(contract.IMAGE_ACCOUNT.key),
+        include_deprecated=bool(properties.get(contract.INCLUDE_DEPRECATED.key)),
+        gated=any(
+            properties.get(prop.key)
+            for prop in (contract.REQUIRE_TAGS, contract.EXCLUDE_TAGS, contract.MIN_AGE_SECONDS)
+        ),
+    )
+    evaluate = targets.LambdaFunction(
+        evaluator.function,
+        event=events.RuleTargetInput.from_object(
+            {
+                InputKey.LOOKUP: {
+                    key: value
+                    for key, value in properties.items()
+                    if value is not None and key not in _NOT_LOOKUP_KEYS
+                },
+                InputKey.PINNED_BUILD_ARN: pinned_build_arn,
+                InputKey.STACK: stack.stack_name,
+                InputKey.CONSTRUCT_PATH: lookup.node.path,
+            }
+        ),
+    )
+    if hears_events:
+        events.Rule(
+            rule,
+            "OnImageBuilderEvent",
+            description=f"Image Builder made a build available: evaluate {lookup.node.path}",
+            event_pattern=image_events_pattern(stack, properties),
+            targets=[evaluate],
+        )
+    if schedule is not None:
+        events.Rule(
+            rule,
+            "OnSchedule",
+            description=f"Evaluate {lookup.node.path} on a schedule",
+            schedule=schedule,
+            targets=[evaluate],
+        )
+    return rule
+
+
+def image_events_pattern(stack: Stack, properties: Mapping[str, Any]) -> events.EventPattern:
+    """Image Builder's "Image State Change" to AVAILABLE, for builds of the lookup's image.
+
+    The event's ``resources`` holds the build's ARN (Image Builder User Guide, "Event
+    messages that Image Builder sends"), so a prefix narrows it to the image and to
+    the selector's fixed part, where name and selector are literals. The prefix is
+    the selector as written: a version the service writes with other leading zeros
+    (``1.02.0`` for ``1.2.x``) is left to the schedule.
+    """
+    account = properties.get(contract.IMAGE_ACCOUNT.key) or stack.account
+    prefix = f"arn:{stack.partition}:imagebuilder:{stack.region}:{account}:image/"
+    name = properties[contract.IMAGE_NAME.key]
+    selector = properties.get(contract.VERSION_SELECTOR.key) or contract.DEFAULT_SELECTOR
+    if not Token.is_unresolved(name):
+        prefix += f"{arn_name(name)}/"
+        if not Token.is_unresolved(selector):
+            fixed_nodes = selector.split(".")[: len(parse_selector(selector).fixed)]
+            prefix += "".join(f"{node}." for node in fixed_nodes)
+            if len(fixed_nodes) == 3:
+                prefix = f"{prefix[:-1]}/"  # 1.2.3 -> ".../1.2.3/", the builds of that version
+    return events.EventPattern(
+        source=[IMAGE_BUILDER_SOURCE],
+        detail_type=[IMAGE_STATE_CHANGE],
+        detail={"state": {"status": ["AVAILABLE"]}},
+        resources=events.Match.prefix(prefix),
+    )
+
+
+def _hears_image_events(owner: str | None, region: str | None, stack_region: str) -> bool:
+    """Whether Image Builder's events for the image reach the stack's default bus.
+
+    Image Builder sends them to the default bus of the account and region that
+    build the image; other accounts' images (Amazon's, shared ones) send none here.
+    """
+    if owner is not None and owner != ImageOwner.SELF.value:
+        return False
+    return not (
+        region
+        and region != stack_region
+        and not Token.is_unresolved(region)
+        and not Token.is_unresolved(stack_region)
+    )

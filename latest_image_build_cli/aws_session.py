@@ -1,0 +1,144 @@
+"""The AWS side of the command line: which region, which SDK session, and one-line messages
+for the SDK's failures (no credentials, no region, no network) and the lookup's."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import boto3
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ReadTimeoutError,
+)
+
+from image_lookup import imagebuilder_api
+from image_lookup.errors import (
+    DeadlineExceededError,
+    ImageLookupError,
+    InvalidInputError,
+    one_line,
+)
+from image_lookup.properties import validate_region
+from latest_image_build_cli.cli_errors import CommandError
+
+NO_CREDENTIALS = (
+    "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+    "or run 'aws configure' or 'aws sso login'"
+)
+NO_REGION = (
+    "no region: pass --region, or set AWS_REGION (or AWS_DEFAULT_REGION, or a region in your "
+    "AWS profile)"
+)
+#: Error codes with which AWS rejects the credentials themselves (not a missing permission).
+REJECTED_CREDENTIAL_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "AuthFailure",
+        "SignatureDoesNotMatch",
+        "InvalidSignatureException",
+    }
+)
+ACCESS_DENIED_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "ForbiddenException"}
+)
+
+
+def sdk_session() -> boto3.session.Session:
+    """The one SDK session of the process, shared with the lookups (credentials resolve once)."""
+    return imagebuilder_api._session()
+
+
+def resolve_region(explicit: str | None) -> str:
+    """``--region``, else ``AWS_REGION`` (as Lambda and the CDK CLI read it), else the SDK's
+    own (``AWS_DEFAULT_REGION`` or the profile's); fail in one line when there is none."""
+    sources = (
+        ("--region", explicit),
+        ("AWS_REGION", os.environ.get("AWS_REGION")),
+        ("AWS_DEFAULT_REGION or the AWS profile", sdk_session().region_name),
+    )
+    for source, value in sources:
+        if value:
+            try:
+                return validate_region(value)
+            except InvalidInputError as error:
+                raise CommandError(f"{error.reason} (from {source})") from None
+    raise CommandError(NO_REGION)
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def sdk_failure(error: BaseException) -> str | None:
+    """A one-line message for an SDK-side failure in ``error``'s chain, or None.
+
+    A connection failure is reported as what it is, with no guess about the service.
+    """
+    for item in _chain(error):
+        if isinstance(item, NoCredentialsError):
+            return NO_CREDENTIALS
+        if isinstance(item, NoRegionError):
+            return NO_REGION
+        if isinstance(item, EndpointConnectionError):
+            cause = one_line(str(item.kwargs.get("error") or ""), 160)
+            return (
+                f"cannot reach {item.kwargs.get('endpoint_url')}: network error ({cause}); "
+                "check the network, the proxy and any AWS_ENDPOINT_URL setting"
+            )
+        if isinstance(item, (ConnectTimeoutError, ReadTimeoutError)):
+            return f"timed out talking to {item.kwargs.get('endpoint_url')}: {one_line(str(item))}"
+        if isinstance(item, BotoCoreError):
+            return f"AWS SDK: {one_line(str(item))}"
+        if isinstance(item, ClientError):
+            code = str(item.response.get("Error", {}).get("Code", ""))
+            if code in REJECTED_CREDENTIAL_CODES:
+                message = item.response.get("Error", {}).get("Message", "")
+                return f"AWS rejected the credentials ({code}: {message})"
+    return None
+
+
+def client_failure(error: ClientError, action: str, target: str = "") -> str:
+    """One line for a failed CloudFormation or EC2 call: ``action`` is ``service:Operation``."""
+    rejected = sdk_failure(error)
+    if rejected is not None:
+        return rejected
+    details = error.response.get("Error", {})
+    code = str(details.get("Code", "Unknown"))
+    where = f" on {target}" if target else ""
+    if code in ACCESS_DENIED_CODES:
+        return (
+            f"access denied to {action}{where} ({code}): grant {action} to the identity running "
+            "this command (README: IAM for a CI role)"
+        )
+    return f"{action}{where} failed: {code}: {details.get('Message', '')}"
+
+
+def lookup_failure(error: ImageLookupError, timeout: float) -> str:
+    """The lookup's one-line reason as a command line says it.
+
+    The lookup's texts speak of a Lambda function (its timeout, its role); here there is
+    none, so those words are replaced, and SDK failures get their own message.
+    """
+    sdk = sdk_failure(error)
+    if sdk is not None:
+        return sdk
+    reason = error.reason
+    if isinstance(error, DeadlineExceededError):
+        reason = reason.replace(
+            "to leave time before the function's timeout", f"within --timeout {timeout:g} s"
+        )
+    return reason.replace("the lookup function's role", "the identity running this command")
