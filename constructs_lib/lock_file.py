@@ -168,6 +168,15 @@ class LockFile(NamedTuple):
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
+def missing_message(construct_path: str, lock_name: str, file_exists: bool) -> str:
+    """The one-line synth failure for a lookup with no entry."""
+    where = f"no entry in lock file {lock_name}" if file_exists else f"no lock file {lock_name}"
+    return f"LatestImageBuild {construct_path}: {where}; run `{LOCK_COMMAND}` to pin it"
+
+
 def stale_message(construct_path: str, lock_name: str, why: str) -> str:
-    """The one-line synth failure for a lookup whose entry is missing or stale."""
-    return f"LatestImageBuild {construct_path}: {why} in lock file {lock_name}; run `{LOCK_COMMAND}`"
+    """The one-line synth failure for a lookup whose entry was locked for another query."""
+    return (
+        f"LatestImageBuild {construct_path}: its entry in lock file {lock_name} is stale "
+        f"({why}); run `{LOCK_COMMAND}` to re-pin it"
+    )

@@ -28,6 +28,7 @@ from constructs_lib.lock_file import (
     LockFileError,
     StackPlace,
     lock_query,
+    missing_message,
     stale_message,
 )
 from image_lookup.contract import (
@@ -113,9 +114,7 @@ class LockedPin:
         if self._entry is not None:
             why = self._entry.staleness(self._query, self._stack)
             if why is not None:
-                raise LockFileError(
-                    stale_message(self._construct_path, self._lock_name, f"stale entry ({why})")
-                )
+                raise LockFileError(stale_message(self._construct_path, self._lock_name, why))
 
     def record(self) -> dict[str, Any]:
         """What the lookup records in the assembly for the lock command."""
@@ -154,11 +153,10 @@ def _entry_for(
     lock = _read(lookup.node.root, lock_name)
     entry = lock.entries.get(construct_path) if lock is not None else None
     if entry is None:
-        missing = "no entry" if lock is not None else "no entry (the file does not exist)"
-        raise LockFileError(stale_message(construct_path, lock_name, missing))
+        raise LockFileError(missing_message(construct_path, lock_name, lock is not None))
     why = entry.staleness(query, stack)
     if why is not None:
-        raise LockFileError(stale_message(construct_path, lock_name, f"stale entry ({why})"))
+        raise LockFileError(stale_message(construct_path, lock_name, why))
     return entry
 
 

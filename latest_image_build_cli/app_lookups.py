@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import tempfile
@@ -31,6 +32,8 @@ CDK_CONTEXT_JSON = "cdk.context.json"
 MANIFEST = "manifest.json"
 STACK_ARTIFACT = "aws:cloudformation:stack"
 NESTED_ASSEMBLY_ARTIFACT = "cdk:cloud-assembly"
+#: A traceback's last line: ``module.ClassName: message``.
+_RAISED = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception)): (.*)$")
 
 
 class FoundLookup(NamedTuple):
@@ -98,10 +101,9 @@ def _synthesize(
             check=False,
         )
         if result.returncode != 0:
-            lines = [line for line in result.stderr.splitlines() if line.strip()]
             raise CommandError(
                 f"the app command {shlex.quote(command)} failed (exit {result.returncode})"
-                + (f": {lines[-1].strip()}" if lines else "")
+                + _failure_line(result.stderr)
             )
         if not (Path(outdir) / MANIFEST).is_file():
             raise CommandError(
@@ -109,6 +111,17 @@ def _synthesize(
                 "call app.synth()?"
             )
         return read_assembly(Path(outdir))
+
+
+def _failure_line(stderr: str) -> str:
+    """``: ValueError: ...``: the app's exception (a traceback's last line, its class name
+    without the module), else its last line of stderr; jsii's Node.js may write after it."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in reversed(lines):
+        raised = _RAISED.match(line)
+        if raised:
+            return f": {raised.group(1).rsplit('.', 1)[-1]}: {raised.group(2)}"
+    return f": {lines[-1]}" if lines else ""
 
 
 def read_assembly(directory: Path) -> list[FoundLookup]:

@@ -32,9 +32,7 @@ class PinChange(NamedTuple):
         return "re-pinned" if self.old.pin != self.new.pin else "query changed"
 
 
-def changes_between(
-    old: Mapping[str, LockEntry], new: Mapping[str, LockEntry]
-) -> list[PinChange]:
+def changes_between(old: Mapping[str, LockEntry], new: Mapping[str, LockEntry]) -> list[PinChange]:
     """Every entry that differs, by construct path."""
     return [
         PinChange(path, old.get(path), new.get(path))

@@ -136,7 +136,7 @@ def world(harness: Harness) -> Iterator[Harness]:
 def history(world: Harness) -> Iterator[StackHistory]:
     """The stack in moto's CloudFormation; events are sent with its StackId."""
     world.moto.reset()
-    stack_history = StackHistory(world.moto, STACK)
+    stack_history = StackHistory(world.moto.url, STACK)
     made_up_id = world.stack.stack_id
     world.stack.stack_id = stack_history.stack_id
     yield stack_history

@@ -8,6 +8,7 @@ EC2's RegisterImage, CreateTags, DeleteTags and DescribeImages.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -34,11 +35,13 @@ from local_endpoints.imagebuilder import ACCOUNT, FakeImageBuilder, FakeImageVer
 moto_services = pytest.importorskip("local_endpoints.moto_services")
 
 FAST = RetryPolicy(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05)
-STACK_A = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/GoldenDev/1b2c3d40-0000-11ef-8000-0a1b2c3d4e5f"
-STACK_B = f"arn:aws:cloudformation:eu-west-1:{ACCOUNT}:stack/GoldenProd/9f8e7d60-0000-11ef-8000-0a1b2c3d4e5f"
+STACK_UUID = "1b2c3d40-0000-11ef-8000-0a1b2c3d4e5f"
+STACK_A = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/GoldenDev/{STACK_UUID}"
+STACK_B = f"arn:aws:cloudformation:eu-west-1:{ACCOUNT}:stack/GoldenProd/{STACK_UUID}"
 A = Pinner(STACK_A, "BaseImage")
 B = Pinner(STACK_B, "BaseImage")
 OTHER_ACCOUNT = "210987654321"
+AMI_NUMBERS = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
@@ -65,17 +68,13 @@ def register_ami(region: str, build_arn: str) -> str:
     ec2 = boto3.client("ec2", region_name=region)
     image_id = str(
         ec2.register_image(
-            Name=f"golden {build_arn.rsplit('/', 2)[-2]} {id(build_arn)}-{len(ec2_calls)}",
+            Name=f"golden-{next(AMI_NUMBERS)}",
             RootDeviceName="/dev/xvda",
             BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
         )["ImageId"]
     )
-    ec2_calls.append(image_id)
     ec2.create_tags(Resources=[image_id], Tags=[{"Key": "Ec2ImageBuilderArn", "Value": build_arn}])
     return image_id
-
-
-ec2_calls: list[str] = []
 
 
 def ami_tags(region: str, image_id: str) -> dict[str, str]:
@@ -99,7 +98,10 @@ def golden_build(fake: FakeImageBuilder) -> tuple[FakeImageVersion, str, dict[st
     account; it carries a tag of its own (stage=prod) that protection must leave alone."""
     image = fake.add("golden", "1.4.0")
     arn = image.build_arn(image.builds[0])
-    amis = {"us-east-1": register_ami("us-east-1", arn), "us-west-2": register_ami("us-west-2", arn)}
+    amis = {
+        "us-east-1": register_ami("us-east-1", arn),
+        "us-west-2": register_ami("us-west-2", arn),
+    }
     image.builds[0].amis = [
         {"region": region, "image": image_id, "accountId": ACCOUNT}
         for region, image_id in amis.items()
@@ -168,11 +170,8 @@ def test_a_stack_pinning_during_a_release_keeps_the_marker(aws: FakeImageBuilder
     aws.inject("UntagResource", lambda _params: None)  # A's own pinned-by tag: let it through
 
     def b_pins_meanwhile(_params: dict[str, Any]) -> None:
-        aws.inject("UntagResource", lambda _p: None)  # nothing more to interleave
-        # the marker's UntagResource reaches the service after B's tags
-        image.builds[0].tags.pop(PROTECTED_TAG_KEY, None)
         protect(arn, B, deadline(), retry_policy=FAST)
-        return None
+        return None  # then A's UntagResource of the marker goes through
 
     aws.inject("UntagResource", b_pins_meanwhile)
 
@@ -256,8 +255,7 @@ def test_tag_keys_and_values_fit_both_services() -> None:
     key_shape = model.shape_for("TagKey")
     pattern = re.compile(key_shape.metadata["pattern"])
     longest = Pinner(
-        f"arn:aws-us-gov:cloudformation:us-gov-west-1:{ACCOUNT}:stack/{'S' * 128}/"
-        "1b2c3d40-0000-11ef-8000-0a1b2c3d4e5f",
+        f"arn:aws-us-gov:cloudformation:us-gov-west-1:{ACCOUNT}:stack/{'S' * 128}/{STACK_UUID}",
         "L" * 255,
     )
     for pinner in (A, B, longest):

@@ -34,10 +34,10 @@ PLACEHOLDER_TEMPLATE = json.dumps(
 class StackHistory:
     """One stack's status and events, as CloudFormation would record them."""
 
-    def __init__(self, moto: MotoServices, stack_name: str) -> None:
+    def __init__(self, moto_url: str, stack_name: str) -> None:
         client = boto3.client(
             "cloudformation",
-            endpoint_url=moto.url,
+            endpoint_url=moto_url,
             region_name="us-east-1",
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
