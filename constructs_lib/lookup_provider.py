@@ -13,7 +13,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from constructs_lib._compliance import IAM5, acknowledge_role_finding, make_provider_compliant
-from constructs_lib.handler_asset import staged_handler_asset
+from constructs_lib.handler_asset import ASSET_STAGING_DISABLED_CONTEXT, staged_handler_asset
 from image_lookup.contract import LIST_IMAGES, ROLLBACK_READS, owner_account, service_actions
 from image_lookup.pacing import LOOKUPS_ENV, SPREAD_MIN_LOOKUPS
 from image_lookup.protection import (
@@ -77,7 +77,11 @@ class LookupProvider(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler="image_lookup.handler.on_event",
-            code=lambda_.Code.from_asset(staged_handler_asset()),
+            code=lambda_.Code.from_asset(
+                staged_handler_asset(
+                    keep=bool(self.node.try_get_context(ASSET_STAGING_DISABLED_CONTEXT))
+                )
+            ),
             timeout=HANDLER_TIMEOUT,
             memory_size=256,
             role=self.role,

@@ -144,7 +144,7 @@ class NewerBuildEvaluator(Construct):
         include_deprecated: bool,
         gated: bool,
     ) -> None:
-        """Grant the image reads a lookup needs, by the contract's rule (``owner`` None: a token)."""
+        """Grant the image reads a lookup needs, by the contract's rule (``owner`` None: token)."""
         account = (
             image_account or (owner_account(owner, self._stack_account) if owner else None) or "*"
         )
@@ -187,8 +187,7 @@ def watch_newer_builds(
     """
     if schedule is not None and not isinstance(schedule, events.Schedule):
         raise InvalidInputError(
-            f"on_newer_build({id!r}) schedule must be an events.Schedule or None, "
-            f"got {schedule!r}"
+            f"on_newer_build({id!r}) schedule must be an events.Schedule or None, got {schedule!r}"
         )
     stack = Stack.of(lookup)
     owner = properties.get(contract.OWNER.key) or ImageOwner.SELF.value

@@ -27,8 +27,8 @@ from typing import Any, Protocol
 
 import jsii
 from aws_cdk import (
-    Aspects,
     AspectPriority,
+    Aspects,
     CfnParameter,
     IAspect,
     Stack,
@@ -38,7 +38,7 @@ from aws_cdk import (
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ssm as ssm
-from constructs import IConstruct, Node
+from constructs import IConstruct
 
 #: Warning ids (acknowledge with ``Acknowledgment(id="annotation::<id>", reason=...)``).
 SSM_PARAMETER_WARNING = "latest-image-build:pin-through-ssm-parameter"
@@ -48,13 +48,8 @@ _RESOLVE_SSM = "resolve:ssm:"
 _SSM_PARAMETER_TYPE = re.compile(r"AWS::SSM::Parameter::Value<.+>")
 
 
-class Pin(Protocol):
-    """What the check needs of a lookup: its construct node and its AMI attribute."""
-
-    @property
-    def node(self) -> Node:
-        """The lookup's construct node."""
-        ...
+class Pin(IConstruct, Protocol):
+    """What the check needs of a lookup: a construct with an AMI attribute."""
 
     @property
     def ami_id(self) -> str:
@@ -113,22 +108,22 @@ class _StackView:
             ami = stack.resolve(pin.ami_id)
             if ami not in ("", None):
                 self._routes[_key(ami)] = _Route(pin)
-        for parameter in (c for c in constructs if isinstance(c, ssm.CfnParameter)):
-            direct = self._routes.get(_key(stack.resolve(parameter.value)))
+        for published in (c for c in constructs if isinstance(c, ssm.CfnParameter)):
+            direct = self._routes.get(_key(stack.resolve(published.value)))
             if direct is None or direct.parameter is not None:
                 continue
-            shown = parameter.name if _literal(parameter.name) else _shown_path(parameter)
+            shown = published.name if _literal(published.name) else _shown_path(published)
             route = _Route(direct.pin, shown)
-            for name in (parameter.name, parameter.ref):
+            for name in (published.name, published.ref):
                 if name is not None:
                     self._routes[self._key_of(_RESOLVE_SSM + name)] = route
                     parameter_names[self._key_of(name)] = route
         # ec2.MachineImage.from_ssm_parameter(): a CloudFormation parameter of an SSM type
-        for parameter in (c for c in constructs if isinstance(c, CfnParameter)):
-            route = parameter_names.get(self._key_of(parameter.default))
-            if route is not None and _SSM_PARAMETER_TYPE.fullmatch(parameter.type):
-                at_deploy = _Route(route.pin, route.parameter, at_deploy=True)
-                self._routes[self._key_of(parameter.value_as_string)] = at_deploy
+        for read in (c for c in constructs if isinstance(c, CfnParameter)):
+            through = parameter_names.get(self._key_of(read.default))
+            if through is not None and _SSM_PARAMETER_TYPE.fullmatch(read.type):
+                at_deploy = _Route(through.pin, through.parameter, at_deploy=True)
+                self._routes[self._key_of(read.value_as_string)] = at_deploy
         self._templates = [c for c in constructs if isinstance(c, ec2.CfnLaunchTemplate)]
 
     def check_group(self, group: autoscaling.CfnAutoScalingGroup) -> None:
@@ -215,11 +210,15 @@ def _ssm_message(lookup: str, route: _Route, template: str) -> str:
 
 
 def _shown_path(construct: IConstruct) -> str:
-    """The path users wrote: the L2's for an L2's own L1 (``Stack/Template``, not ``.../Resource``)."""
+    """The path users wrote: an L2's path for its own L1 (not ``.../Resource``)."""
     # jsii gives a new proxy per call for objects made in JavaScript: compare paths, not identity
     scope = construct.node.scope
     default_child = None if scope is None else scope.node.default_child
-    if scope is not None and default_child is not None and default_child.node.path == construct.node.path:
+    if (
+        scope is not None
+        and default_child is not None
+        and default_child.node.path == construct.node.path
+    ):
         return scope.node.path
     return construct.node.path
 

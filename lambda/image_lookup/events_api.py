@@ -39,7 +39,7 @@ def put_event(
     }
     try:
         client = boto3.session.Session().client("events", region_name=region, config=_CONFIG)
-        answer = client.put_events(Entries=[entry])  # type: ignore[list-item]
+        answer = client.put_events(Entries=[entry])
     except (BotoCoreError, ClientError) as error:
         raise ServiceError(f"EventBridge PutEvents failed: {error}") from error
     entries = answer.get("Entries") or [{}]

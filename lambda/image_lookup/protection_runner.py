@@ -43,12 +43,14 @@ def protect(
     pinner: Pinner,
     deadline: Deadline,
     *,
+    best_effort: bool = False,
     retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
 ) -> dict[str, Any]:
     """Tag the build and its AMIs (this account's, in every region) for ``pinner``.
 
     Raises an ImageLookupError with a one-line reason on any failure (the deploy
-    fails). Returns what was done, as logged.
+    fails); with ``best_effort`` (a rollback, which never fails) it only logs it.
+    Returns what was done, as logged.
     """
     run = _Run("protect", build_arn, pinner, deadline, retry_policy)
     try:
@@ -64,12 +66,16 @@ def protect(
             if missing:
                 run.record.setdefault("amis_gone", {})[region] = list(missing)
     except ImageLookupError as error:
-        run.log(outcome="failed", reason=error.reason)
+        logged = run.log(outcome="failed", reason=error.reason)
+        if best_effort:
+            return logged
         raise
     except Exception as error:
         LOGGER.exception("unexpected failure")
         failure = ServiceError(f"unexpected {type(error).__name__} protecting {build_arn}: {error}")
-        run.log(outcome="failed", reason=failure.reason)
+        logged = run.log(outcome="failed", reason=failure.reason)
+        if best_effort:
+            return logged
         raise failure from error
     return run.log(outcome="protected")
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import boto3
-from image_lookup.contract import RESOURCE_TYPE
 from moto.cloudformation.custom_model import CustomModel
 
+from image_lookup.contract import RESOURCE_TYPE
 from local_endpoints.moto_services import REGION, MotoServices
 
 #: A lookup's ServiceToken as the construct writes it (the Provider framework's function).
@@ -38,7 +38,7 @@ def lookup_resource(stack: str, construct_id: str, **properties: Any) -> dict[st
     }
 
 
-def client(moto: MotoServices, service: str) -> Any:
+def client(moto: MotoServices, service: Literal["cloudformation", "ec2"]) -> Any:
     """A boto3 client of ``service`` talking to moto."""
     return boto3.client(
         service,
@@ -85,9 +85,14 @@ def deploy(
     stack._parse_template()
     stack.resource_map._resource_json_map = stack.template_dict["Resources"]
     for logical_id, build_arn in pins.items():
-        resource = CustomModel(REGION, str(uuid.uuid4()), logical_id, build_arn)
-        resource.cf_resource_type = RESOURCE_TYPE
-        resource.logical_resource_id = logical_id
+        # the class moto's CreateStack makes for every Custom:: resource (its typing marks it
+        # abstract; moto instantiates it as here)
+        resource = CustomModel(  # type: ignore[abstract]
+            REGION, str(uuid.uuid4()), logical_id, build_arn
+        )
+        # as moto's parsing.parse_and_create_resource sets them on every resource it makes
+        resource.cf_resource_type = RESOURCE_TYPE  # type: ignore[attr-defined]
+        resource.logical_resource_id = logical_id  # type: ignore[attr-defined]
         resource.set_data({})
         stack.resource_map._parsed_resources[logical_id] = resource
     return stack_id

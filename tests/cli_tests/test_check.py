@@ -103,9 +103,7 @@ def test_build_tagged_for_exclusion_after_the_pin_is_revoked(
 ) -> None:
     good = fake.add("golden", "1.1.0")
     pinned = fake.add("golden", "1.2.0")
-    one_lookup_stack(
-        moto, arn(pinned), ImageName="golden", ExcludeTags={"qa": "failed"}
-    )
+    one_lookup_stack(moto, arn(pinned), ImageName="golden", ExcludeTags={"qa": "failed"})
     assert check(stack_cli, "--stack", "Prod")[0].returncode == 0
     pinned.builds[0].tags = {"qa": "failed"}  # a pipeline revokes it after the deploy
     result, report = check(stack_cli, "--stack", "Prod")
@@ -303,7 +301,9 @@ def test_markdown_for_a_step_summary(
     template = {
         "Resources": {
             "Golden": lookup_resource("Prod", "Golden", ImageName="golden"),
-            "Pinned": lookup_resource("Prod", "Pinned", ImageName="golden", VersionSelector="1.2.x"),
+            "Pinned": lookup_resource(
+                "Prod", "Pinned", ImageName="golden", VersionSelector="1.2.x"
+            ),
             "Silver": lookup_resource(
                 "Prod", "Silver", ImageName="silver", ExcludeTags={"qa": "failed"}
             ),
@@ -322,7 +322,7 @@ def test_markdown_for_a_step_summary(
     assert header.count("|") == rule.count("|") == 8
     assert rows == [
         "| Prod | Prod/Golden | ⚠️ stale | `1.2.0/1` | `1.4.0/1` | 1 version, 14 days |  |",
-        '| Prod | Prod/Imported | ❔ unknown | `1.2.0/1` |  |  | cannot evaluate ImageName: '
+        "| Prod | Prod/Imported | ❔ unknown | `1.2.0/1` |  |  | cannot evaluate ImageName: "
         '{"Fn::ImportValue":"image-name"} |',
         "| Prod | Prod/Pinned | ✅ current | `1.2.0/1` | `1.2.0/1` |  |  |",
         "| Prod | Prod/Silver | ❌ unusable | `2.1.0/1` | `2.0.0/1` |  | "

@@ -220,13 +220,17 @@ def another_parameter_at_launch(stack: cdk.Stack, golden: LatestImageBuild) -> N
 
 
 def another_image_at_latest(stack: cdk.Stack, golden: LatestImageBuild) -> None:
-    template = launch_template(stack, ec2.MachineImage.generic_linux({"us-east-1": "ami-0123456789abcdef0"}))
+    template = launch_template(
+        stack, ec2.MachineImage.generic_linux({"us-east-1": "ami-0123456789abcdef0"})
+    )
     l1_group(stack, template, "$Latest")
 
 
 def warnings_of(wiring: Wiring, tmp_path: Path, acknowledge: str | None = None) -> list[str]:
     app = cdk.App(outdir=str(tmp_path), context=cdk_json_context())
-    stack = cdk.Stack(app, "Consumer", env=cdk.Environment(account="123456789012", region="us-east-1"))
+    stack = cdk.Stack(
+        app, "Consumer", env=cdk.Environment(account="123456789012", region="us-east-1")
+    )
     golden = LatestImageBuild(stack, "Golden", image_name="golden-al2023", platform="Linux")
     wiring(stack, golden)
     if acknowledge is not None:

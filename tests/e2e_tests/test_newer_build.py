@@ -137,10 +137,10 @@ class Bus:
     def rule(self, pattern: dict[str, Any]) -> str:
         """A rule with ``pattern`` and a queue as its target; returns the queue's URL."""
         name = f"rule-{uuid.uuid4().hex[:12]}"
-        queue_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+        queue_url: str = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         self.events.put_rule(Name=name, EventPattern=json.dumps(pattern))
         self.events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": queue_arn}])
         return queue_url
@@ -178,7 +178,10 @@ def rule_of(stack: DeployedStack, construct_path: str, source: str) -> dict[str,
         if resource["Type"] != "AWS::Events::Rule" or pattern.get("source") != [source]:
             continue
         named = pattern.get("detail", {}).get("constructPath") == [construct_path]
-        inputs = [stack.resolve(target["Input"]) for target in properties.get("Targets", [])]
+        inputs = [
+            stack.resolve(_deployed_pin(target["Input"], "(pin)"))
+            for target in properties.get("Targets", [])
+        ]
         if named or any(json.loads(i)["ConstructPath"] == construct_path for i in inputs):
             return dict(properties)
     raise LookupError(f"no {source} rule for {construct_path}")
@@ -186,7 +189,7 @@ def rule_of(stack: DeployedStack, construct_path: str, source: str) -> dict[str,
 
 def sample_with(resource: str | None = None, status: str | None = None) -> dict[str, Any]:
     """The guide's sample event, its ARN lowercased, with ``resource`` or ``status`` changed."""
-    event = copy.deepcopy(SAMPLE)
+    event: dict[str, Any] = copy.deepcopy(SAMPLE)
     event["resources"] = [resource or SAMPLE_ARN]
     if status is not None:
         event["detail"]["state"]["status"] = status
@@ -211,8 +214,14 @@ def test_the_guides_sample_event_reaches_the_lookups_rule(harness: Harness) -> N
         ("another image", sample_with(f"{SAMPLE_IMAGES}/other-image/1.0.0/1")),
         ("a name that starts the same", sample_with(f"{SAMPLE_IMAGES}/{SAMPLE_NAME}-x/1.0.0/1")),
         ("another major version", sample_with(f"{SAMPLE_IMAGES}/{SAMPLE_NAME}/2.0.0/1")),
-        ("a major version that starts the same", sample_with(f"{SAMPLE_IMAGES}/{SAMPLE_NAME}/10.0.0/1")),
-        ("another account's image", sample_with(SAMPLE_ARN.replace("111122223333", "444455556666"))),
+        (
+            "a major version that starts the same",
+            sample_with(f"{SAMPLE_IMAGES}/{SAMPLE_NAME}/10.0.0/1"),
+        ),
+        (
+            "another account's image",
+            sample_with(SAMPLE_ARN.replace("111122223333", "444455556666")),
+        ),
         ("a FAILED build", sample_with(status="FAILED")),
         ("a build still testing", sample_with(status="TESTING")),
     ],
@@ -257,16 +266,25 @@ def evaluate(harness: Harness, pinned_arn: str) -> Evaluation:
     """
     bus = Bus(harness.moto)
     stack = harness.evaluated
-    golden_queue = bus.rule(rule_of(stack, f"{EVALUATED_STACK}/Golden", "latest-image-build")["EventPattern"])
-    sibling_queue = bus.rule(rule_of(stack, f"{EVALUATED_STACK}/Sibling", "latest-image-build")["EventPattern"])
-    schedule = next(
-        properties
-        for resource in stack.resources.values()
-        if "ScheduleExpression" in (properties := resource["Properties"])
-        and f'"ConstructPath":"{EVALUATED_STACK}/Golden"' in json.dumps(properties)
+    golden_queue = bus.rule(
+        rule_of(stack, f"{EVALUATED_STACK}/Golden", "latest-image-build")["EventPattern"]
     )
-    payload = stack.resolve(_deployed_pin(schedule["Targets"][0]["Input"], pinned_arn))
-    body, error = harness.evaluator.invoke(harness.evaluator.function_arn, "Event", payload.encode())
+    sibling_queue = bus.rule(
+        rule_of(stack, f"{EVALUATED_STACK}/Sibling", "latest-image-build")["EventPattern"]
+    )
+    (payload,) = [
+        text
+        for resource in stack.resources.values()
+        if "ScheduleExpression" in resource["Properties"]
+        for target in resource["Properties"]["Targets"]
+        if json.loads(text := stack.resolve(_deployed_pin(target["Input"], pinned_arn)))[
+            "ConstructPath"
+        ]
+        == f"{EVALUATED_STACK}/Golden"
+    ]
+    body, error = harness.evaluator.invoke(
+        harness.evaluator.function_arn, "Event", payload.encode()
+    )
     assert error is None, (body, harness.evaluator.runtime_log.decode()[-3000:])
     return Evaluation(json.loads(body), bus.received(golden_queue), bus.received(sibling_queue))
 
@@ -297,7 +315,9 @@ def pinned_arn(images: FakeImageBuilder) -> str:
     return first.build_arn(first.builds[0])
 
 
-def test_a_newer_qualifying_build_is_announced_once(images: FakeImageBuilder, harness: Harness) -> None:
+def test_a_newer_qualifying_build_is_announced_once(
+    images: FakeImageBuilder, harness: Harness
+) -> None:
     newer: FakeImageVersion = images.add(NAME, "1.1.0", "FAILED", "AVAILABLE")
     newer.builds[1].tags = {"stage": "prod"}
     images.add(NAME, "2.0.0").builds[0].tags = {"stage": "prod"}  # outside 1.x.x
@@ -307,7 +327,10 @@ def test_a_newer_qualifying_build_is_announced_once(images: FakeImageBuilder, ha
     assert evaluation.sibling_events == []  # the event names one lookup
     (event,) = evaluation.golden_events
     newer_arn = newer.build_arn(newer.builds[1])
-    assert (event["source"], event["detail-type"]) == ("latest-image-build", "Newer Image Build Available")
+    assert (event["source"], event["detail-type"]) == (
+        "latest-image-build",
+        "Newer Image Build Available",
+    )
     assert event["resources"] == [newer_arn]
     ami = newer.image(newer.builds[1])["outputResources"]["amis"][0]["image"]
     assert event["detail"] == {
@@ -334,7 +357,9 @@ def test_a_newer_build_that_fails_a_gate_is_not_announced(
     assert evaluation.golden_events == evaluation.sibling_events == []
 
 
-def test_the_pinned_build_itself_is_not_announced(images: FakeImageBuilder, harness: Harness) -> None:
+def test_the_pinned_build_itself_is_not_announced(
+    images: FakeImageBuilder, harness: Harness
+) -> None:
     evaluation = evaluate(harness, pinned_arn(images))
     assert evaluation.result["outcome"] == Outcome.PINNED_IS_NEWEST
     assert evaluation.result["winner"] == pinned_arn(images)
@@ -358,4 +383,3 @@ def test_the_evaluator_only_reads_image_builder(images: FakeImageBuilder, harnes
     evaluate(harness, pinned_arn(images))
     assert set(images.counts()) <= {"ListImages", "GetImage", "ListImageBuildVersions"}
     assert images.count() > 0
-

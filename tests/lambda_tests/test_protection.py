@@ -231,6 +231,17 @@ def test_a_tag_failure_fails_protect_with_one_line(aws: FakeImageBuilder) -> Non
     assert "imagebuilder:TagResource" in str(raised.value)
 
 
+def test_a_best_effort_protect_logs_a_failure_and_returns(aws: FakeImageBuilder) -> None:
+    """A rollback never fails because of the lookup: its protect is best effort."""
+    image, arn, _ = golden_build(aws)
+    aws.fail_next("TagResource", 1, "AccessDeniedException", 403)
+
+    done = protect(arn, A, deadline(), best_effort=True, retry_policy=FAST)
+
+    assert done["outcome"] == "failed" and "imagebuilder:TagResource" in done["reason"]
+    assert build_tags(aws, image) == {"stage": "prod"}
+
+
 def test_protect_of_a_build_gone_fails_with_one_line(aws: FakeImageBuilder) -> None:
     image, arn, _ = golden_build(aws)
     aws.images.remove(image)

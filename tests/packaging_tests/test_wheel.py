@@ -65,15 +65,23 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def test_wheel_holds_both_packages_and_nothing_else(wheel: Path) -> None:
+def test_wheel_holds_its_three_packages_and_nothing_else(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {name.split("/")[0] for name in names if not name.endswith(".dist-info/RECORD")}
     assert {n for n in top_level if not n.endswith(".dist-info")} == {
         "constructs_lib",
         "image_lookup",
+        "latest_image_build_cli",
     }
     assert "constructs_lib/py.typed" in names and "image_lookup/py.typed" in names
     assert "image_lookup/handler.py" in names
+    # the command line is a package of its own, outside the handler's package (and asset)
+    assert "latest_image_build_cli/main.py" in names
+    assert not any(n in names for n in ("image_lookup/cli.py", "image_lookup/__main__.py"))
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "latest-image-build = latest_image_build_cli.main:main" in (
+        zipfile.ZipFile(wheel).read(entry_points).decode()
+    )
     metadata = next(n for n in names if n.endswith("METADATA"))
     requires = [
         line for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
@@ -106,6 +114,7 @@ def test_another_app_synthesizes_with_the_installed_wheel(installed: Path, tmp_p
     files = sorted(str(p.relative_to(asset_dir)) for p in asset_dir.rglob("*") if p.is_file())
     assert "image_lookup/handler.py" in files
     assert all(f.startswith("image_lookup/") and f.endswith(".py") for f in files), files
+    assert "image_lookup/cli.py" not in files  # the command line stays out of the asset
     packaged = {
         p.name for p in (installed / "lib").glob("python3*/site-packages/image_lookup/*.py")
     }
@@ -117,6 +126,6 @@ def test_console_command_matches_python_m(installed: Path, fake: FakeImageBuilde
     fake.add("golden", "1.10.0")
     args = ["--name", "golden", "--version", "1.x.x", "--region", "us-east-1"]
     command = run(installed / "bin" / "latest-image-build", *args, cwd=installed)
-    module = run(installed / "bin" / "python", "-m", "image_lookup", *args, cwd=installed)
+    module = run(installed / "bin" / "python", "-m", "latest_image_build_cli", *args, cwd=installed)
     assert command == module
     assert json.loads(command)["BuildVersion"] == "1.10.0/1"
