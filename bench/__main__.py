@@ -254,6 +254,9 @@ def report() -> str:
         "",
         "Targets: every lookup resolves, at most 3 calls each, the last within 2x the ideal.",
     ]
+    from bench import check_bench
+
+    lines += check_bench.markdown(json.loads(python("-m", "bench.check_bench")))
     lines += ["", f"(whole run: {time.perf_counter() - started:.0f} s)"]
     return "\n".join(lines)
 

@@ -67,10 +67,10 @@ def catalogue(fake: FakeImageBuilder, moto: MotoServices) -> dict[str, Any]:
             resources[logical_id] = lookup_resource(
                 STACK, logical_id, ImageName=name, VersionSelector="1.x.x", **extra
             )
-            pinned = newest.builds[1] if index % 3 else newest.builds[0]
+            build = newest.builds[1] if index % 3 else newest.builds[0]  # a third stale
             if group == "Ami" and not index % 3:
-                pinned.amis = [{"region": "us-east-1", "image": register_ami(moto, name)}]
-            pins[logical_id] = newest.build_arn(pinned)
+                build.amis = [{"region": "us-east-1", "image": register_ami(moto, name)}]
+            pins[logical_id] = newest.build_arn(build)
     return {"template": {"Resources": resources}, "pins": pins}
 
 

@@ -23,6 +23,7 @@ from constructs_lib.consumers import PinnedContainerImage, PinnedMachineImage
 from constructs_lib.locked_pin import LockedPin
 from constructs_lib.lookup_provider import LookupProvider
 from constructs_lib.newer_build import DAILY, watch_newer_builds
+from constructs_lib.rollout_checks import watch_rollouts
 from image_lookup import contract
 from image_lookup.contract import DEFAULT_SELECTOR, RESOURCE_TYPE, Attribute, ImageOwner, ImageType
 
@@ -191,6 +192,7 @@ class LatestImageBuild(Construct):
                 service_timeout=SERVICE_TIMEOUT,
             )
         self._lookup_properties = properties
+        watch_rollouts(self)
 
     def on_newer_build(
         self,
@@ -404,6 +406,7 @@ class LatestImageBuild(Construct):
         """Make the lookup fail at deploy, with a clear reason, when the build has no AMI
         (``REQUIRE_AMI``) or container image (``REQUIRE_CONTAINER``) in the stack's region.
         A locked pin was checked for it by the lock command, or fails synth now."""
+        self._lookup_properties[flag.key] = "true"  # on_newer_build()'s evaluator asks it too
         if self._locked is not None:
             self._locked.require(flag)
             return

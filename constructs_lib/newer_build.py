@@ -17,7 +17,8 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack, Token
+import jsii
+from aws_cdk import CfnResource, Duration, IStableAnyProducer, Lazy, RemovalPolicy, Stack, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -229,11 +230,8 @@ def watch_newer_builds(
         evaluator.function,
         event=events.RuleTargetInput.from_object(
             {
-                InputKey.LOOKUP: {
-                    key: value
-                    for key, value in properties.items()
-                    if value is not None and key not in _NOT_LOOKUP_KEYS
-                },
+                # read at synth: a flag an adapter adds later (RequireAmi) is included
+                InputKey.LOOKUP: Lazy.any(_LookupProperties(properties)),
                 InputKey.PINNED_BUILD_ARN: pinned_build_arn,
                 InputKey.STACK: stack.stack_name,
                 InputKey.CONSTRUCT_PATH: lookup.node.path,
@@ -257,6 +255,22 @@ def watch_newer_builds(
             targets=[evaluate],
         )
     return rule
+
+
+@jsii.implements(IStableAnyProducer)
+class _LookupProperties:
+    """The lookup's properties the evaluator needs, as they stand when the app synthesizes."""
+
+    def __init__(self, properties: Mapping[str, Any]) -> None:
+        self._properties = properties
+
+    def produce(self) -> Any:
+        """Every set property but the deploy's own switches."""
+        return {
+            key: value
+            for key, value in self._properties.items()
+            if value is not None and key not in _NOT_LOOKUP_KEYS
+        }
 
 
 def image_events_pattern(stack: Stack, properties: Mapping[str, Any]) -> events.EventPattern:

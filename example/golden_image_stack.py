@@ -6,8 +6,11 @@ from typing import Any
 
 from aws_cdk import Acknowledgment, Aws, CfnOutput, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_imagebuilder as imagebuilder
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from constructs_lib import ImageOwner, LatestImageBuild
@@ -46,6 +49,15 @@ class GoldenImagePipelineStack(Stack):
             require_imdsv2=True,
         )
         golden.publish_parameter("/golden-al2023/latest/ami", description="newest golden AMI")
+        # Hear when a newer golden build qualifies (the next deploy would pin it): an event
+        # to an encrypted SNS topic, to subscribe a team or a deploy pipeline to.
+        golden_updates = sns.Topic(
+            self,
+            "GoldenUpdates",
+            master_key=kms.Key(self, "GoldenUpdatesKey", enable_key_rotation=True),
+            enforce_ssl=True,
+        )
+        golden.on_newer_build("NewerGolden", target=targets.SnsTopic(golden_updates))
 
         # A recipe is immutable: a newly pinned parent replaces it, and CloudFormation
         # creates the replacement before deleting the old one. With the wildcard version

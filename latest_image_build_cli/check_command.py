@@ -17,7 +17,11 @@ from latest_image_build_cli.aws_session import resolve_region, sdk_session
 from latest_image_build_cli.check_report import FORMATS, exit_code, render
 from latest_image_build_cli.deployed_stacks import LookupSite, StackProblem, StackReader
 from latest_image_build_cli.pin_check import UNKNOWN, LookupCheck, PinChecker
-from latest_image_build_cli.resolve_command import DEFAULT_TIMEOUT, configure_logging
+from latest_image_build_cli.resolve_command import (
+    DEFAULT_TIMEOUT,
+    configure_logging,
+    timeout_seconds,
+)
 
 #: How a stack that could not be read shows in the report's Lookup column.
 STACK_ROW = "(stack)"
@@ -45,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=timeout_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"how long each lookup may keep retrying (default {DEFAULT_TIMEOUT:g})",

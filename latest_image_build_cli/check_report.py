@@ -60,8 +60,9 @@ def table(checks: Sequence[LookupCheck], region: str) -> str:
     rows = [list(COLUMNS)] + [_cells(check, check.status) for check in checks]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
     lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
-        + ("  " + row[-1] if row[-1] else "")
+        "  ".join(
+            [*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]
+        ).rstrip()
         for row in rows
     ]
     return "\n".join([*lines, "", f"{summary(checks)} (region {region})"]) + "\n"

@@ -116,6 +116,8 @@ class StackReader:
         try:
             body = self._client.get_template(StackName=stack_id)["TemplateBody"]
         except ClientError as error:
+            if _not_found(error):
+                return {}  # deleted since it was listed
             raise CommandError(
                 client_failure(error, "cloudformation:GetTemplate", f"stack {name!r}")
             ) from None

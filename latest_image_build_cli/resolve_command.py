@@ -80,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_timeout,
+        type=timeout_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"how long to keep retrying throttled or failed calls (default {DEFAULT_TIMEOUT:g})",
@@ -220,7 +220,7 @@ def _attribute_key(text: str) -> str:
     )
 
 
-def _timeout(text: str) -> float:
+def timeout_seconds(text: str) -> float:
     """Seconds, at least one attempt's worth (connect plus read timeouts)."""
     least = DEFAULT_RETRY_POLICY.attempt_seconds
     try:

@@ -1,9 +1,12 @@
 """Custom resource entry point for aws-cdk-lib's ``custom_resources.Provider``.
 
 A thin dispatcher: Create and Update resolve the image, except that an Update
-during a rollback answers with the build the stack had before (``rollback``);
-Delete does nothing. It returns ``{"PhysicalResourceId", "Data"}`` and raises on
-failure; the exception's text becomes the stack event's reason.
+during a rollback answers with the build the stack had before (``rollback``).
+With ``ProtectPinnedBuild`` the pinned build is tagged, and Delete (the stack's, or
+CloudFormation's cleanup of a replaced pin) removes this lookup's tags
+(``protection_runner``); otherwise Delete does nothing. It returns
+``{"PhysicalResourceId", "Data"}`` and raises on failure; the exception's text
+becomes the stack event's reason.
 """
 
 from __future__ import annotations
@@ -17,27 +20,35 @@ from image_lookup.deadline import Deadline
 from image_lookup.errors import InvalidInputError, show_value
 from image_lookup.lookup_runner import lookup_image
 from image_lookup.properties import ignored_properties, parse_properties
+from image_lookup.protection import protection_requested
+from image_lookup.protection_runner import protect_for_event, release_for_event
+from image_lookup.retry import stack_retry_policy
 from image_lookup.rollback import rollback_answer
 
 
 def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Handle one CloudFormation lifecycle event for ``Custom::LatestImageBuild``."""
     request_type = event.get("RequestType") if isinstance(event, Mapping) else None
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    deadline = Deadline(remaining_ms if callable(remaining_ms) else None)
     if request_type == "Delete":
-        # Nothing was created, so there is nothing to remove; never fail here.
+        # No lookup; with protection, this lookup's tags come off. Never fails.
         physical_id = event.get("PhysicalResourceId")
+        if physical_id and protection_requested(event.get("ResourceProperties")):
+            release_for_event(event, str(physical_id), deadline)
         return {"PhysicalResourceId": physical_id} if physical_id else {}
     if request_type not in ("Create", "Update"):
         raise InvalidInputError(f"unsupported RequestType {show_value(request_type)}")
     deploy_region, account_id = _stack_location(event)
-    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
-    deadline = Deadline(remaining_ms if callable(remaining_ms) else None)
     if request_type == "Update":
         # before the properties are checked: a rollback never fails because of them
         restored = rollback_answer(
             event, deadline, deploy_region=deploy_region, account_id=account_id
         )
         if restored is not None:
+            if protection_requested(event.get("ResourceProperties")):
+                # still tagged until cleanup; re-tagging is best effort and never fails
+                protect_for_event(event, restored["PhysicalResourceId"], deadline, best_effort=True)
             return restored
     properties = event.get("ResourceProperties") or {}
     request = parse_properties(properties)
@@ -46,6 +57,8 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         deadline,
         deploy_region=deploy_region,
         account_id=account_id,
+        # a large stack's lookups spread their first calls (pacing)
+        retry_policy=stack_retry_policy(),
         log_context={
             "request_type": request_type,
             "logical_id": event.get("LogicalResourceId"),
@@ -54,7 +67,13 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         },
     )
     # the build ARN is the physical id, so Ref gives it and the console shows it
-    return {"PhysicalResourceId": data[Attribute.IMAGE_BUILD_VERSION_ARN], "Data": data}
+    pinned = data[Attribute.IMAGE_BUILD_VERSION_ARN]
+    if request.protect:
+        protect_for_event(event, pinned, deadline)
+    elif request_type == "Update" and protection_requested(event.get("OldResourceProperties")):
+        # protection was switched off: the pin this lookup had lets go now
+        release_for_event(event, str(event.get("PhysicalResourceId") or ""), deadline)
+    return {"PhysicalResourceId": pinned, "Data": data}
 
 
 def _stack_location(event: Mapping[str, Any]) -> tuple[str | None, str | None]:

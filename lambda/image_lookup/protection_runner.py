@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from image_lookup.deadline import Deadline
@@ -123,6 +124,32 @@ def release(
             LOGGER.exception("unexpected failure")
         reason = error.reason if isinstance(error, ImageLookupError) else one_line(repr(error))
         return run.log(outcome="release failed", reason=reason)
+
+
+def protect_for_event(
+    event: Mapping[str, Any], build_arn: str, deadline: Deadline, *, best_effort: bool = False
+) -> dict[str, Any] | None:
+    """``protect`` for the lookup an event names (its ``StackId`` and ``LogicalResourceId``)."""
+    try:
+        pinner = Pinner.from_event(event)
+    except ImageLookupError as error:
+        if best_effort:
+            LOGGER.info(json.dumps({"message": "pin protection", "outcome": error.reason}))
+            return None
+        raise
+    return protect(build_arn, pinner, deadline, best_effort=best_effort)
+
+
+def release_for_event(
+    event: Mapping[str, Any], build_arn: str, deadline: Deadline
+) -> dict[str, Any] | None:
+    """``release`` for the lookup an event names; never raises, whatever the event holds."""
+    try:
+        pinner = Pinner.from_event(event)
+    except ImageLookupError as error:
+        LOGGER.info(json.dumps({"message": "pin protection", "outcome": error.reason}))
+        return None
+    return release(build_arn, pinner, deadline)
 
 
 def _set_marker(

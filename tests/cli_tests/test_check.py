@@ -8,7 +8,9 @@ submitted template and each lookup's physical id, the pinned build.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -349,3 +351,91 @@ def test_failures_are_one_line(fake: FakeImageBuilder, moto: MotoServices, stack
     one_line_failure(stack_cli("check"), 2)
     one_line_failure(stack_cli("check", "--all", "--stack", "Prod"), 2)
     one_line_failure(stack_cli("check", "--all", "--format", "yaml"), 2)
+
+
+def readme_policy_actions() -> set[str]:
+    """The actions of the policy under the README's "IAM for a CI role"."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### IAM for a CI role", 1)[1]
+    policy = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    actions: set[str] = set()
+    for statement in policy["Statement"]:
+        action = statement["Action"]
+        actions.update([action] if isinstance(action, str) else action)
+    return actions
+
+
+@pytest.fixture
+def lookup_logger() -> Iterator[None]:
+    """The command configures the ``image_lookup`` logger; give other tests theirs back."""
+    logger = logging.getLogger("image_lookup")
+    handlers, propagate = list(logger.handlers), logger.propagate
+    yield
+    logger.handlers[:] = handlers
+    logger.propagate = propagate
+
+
+def test_the_readme_policy_allows_every_call_check_makes(
+    fake: FakeImageBuilder,
+    moto: MotoServices,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    lookup_logger: None,
+) -> None:
+    """In this process, to see every request: each one must be allowed by the README policy."""
+    from latest_image_build_cli.aws_session import sdk_session
+    from latest_image_build_cli.main import main
+
+    for name, value in moto.client_environment().items():
+        if name.startswith("AWS_ENDPOINT_URL_"):
+            monkeypatch.setenv(name, value)
+    ami = register_ami(moto, "golden 1.3.0/1")
+    old = fake.add("golden", "1.2.0")
+    new = fake.add("golden", "1.3.0")
+    new.builds[0].amis = [{"region": "us-east-1", "image": ami}]
+    new.builds[0].tags = {"stage": "prod"}
+    template = {
+        "Resources": {
+            "Ami": lookup_resource("Prod", "Ami", ImageName="golden", RequireAmi="true"),
+            "Gated": lookup_resource(
+                "Prod", "Gated", ImageName="golden", RequireTags={"stage": "prod"}
+            ),
+            "Behind": lookup_resource("Prod", "Behind", ImageName="golden"),
+        }
+    }
+    deploy(moto, "Prod", template, {"Ami": arn(new), "Gated": arn(new), "Behind": arn(old)})
+    called: set[str] = set()
+
+    def record(event_name: str, **_kwargs: Any) -> None:
+        _, service, operation = event_name.split(".", 2)
+        called.add(f"{service}:{operation}")
+
+    sdk_session().events.register("before-send", record)
+    try:
+        assert main(["check", "--all"]) == 3, capsys.readouterr()
+    finally:
+        sdk_session().events.unregister("before-send", record)
+    assert called == {
+        "cloudformation:ListStacks",
+        "cloudformation:GetTemplate",
+        "cloudformation:DescribeStacks",
+        "cloudformation:ListStackResources",
+        "imagebuilder:GetImage",
+        "imagebuilder:ListImages",
+        "imagebuilder:ListImageBuildVersions",
+        "ec2:DescribeImages",
+    }
+    assert called <= readme_policy_actions()
+
+
+def test_a_lookup_that_pinned_nothing_is_unknown(
+    fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
+) -> None:
+    fake.add("golden", "1.2.0")
+    # a custom resource whose create failed keeps the physical id the framework made up
+    one_lookup_stack(moto, "2f1e8c3a-6a8e-4c3e-9a51-1d4c0b6a7e90", ImageName="golden")
+    result, report = check(stack_cli, "--stack", "Prod")
+    assert result.returncode == 1
+    (lookup,) = report["lookups"]
+    assert lookup["status"] == "unknown" and lookup["pinned"] is None
+    assert lookup["problem"].startswith("no pinned build: physical id '2f1e8c3a-")

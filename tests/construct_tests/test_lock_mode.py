@@ -24,7 +24,6 @@ from constructs_lib import ImageOwner, LatestImageBuild
 from constructs_lib.lock_file import (
     DISCOVERY_CONTEXT,
     LOCK_FILE_CONTEXT,
-    LOOKUP_METADATA,
     LockEntry,
     LockFile,
     LockFileError,
@@ -330,8 +329,9 @@ def test_a_deploy_mode_app_records_nothing(tmp_path: Path) -> None:
     app = cdk.App(outdir=str(tmp_path))
     stack = cdk.Stack(app, "Dev", env=ENV)
     LatestImageBuild(stack, "Golden", image_name="golden")
-    metadata = app.synth().get_stack_by_name("Dev").manifest.metadata or {}
-    assert all(e.type != LOOKUP_METADATA for entries in metadata.values() for e in entries)
+    assembly = app.synth()
+    assert "Custom::LatestImageBuild" in json.dumps(assembly.get_stack_by_name("Dev").template)
+    assert read_assembly(Path(assembly.directory)) == []
 
 
 # ---- the example's production app (example/locked_app.py) -----------------------------------

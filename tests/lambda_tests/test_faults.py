@@ -402,7 +402,7 @@ def test_backoff_is_exponential_capped_and_jittered(fake: FakeImageBuilder) -> N
     from botocore.config import Config
 
     fake.add(NAME, "1.0.0")
-    fake.fail_next("ListImages", 6)
+    fake.fail_next("ListImages", 6, "ServiceUnavailableException", 503)
     sleeps: list[float] = []
     policy = RetryPolicy()
     client = boto3.session.Session().client(

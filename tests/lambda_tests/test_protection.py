@@ -28,9 +28,15 @@ from image_lookup.protection import (
     marker_may_go,
     protection_requested,
 )
-from image_lookup.protection_runner import protect, release
+from image_lookup.protection_runner import (
+    protect,
+    protect_for_event,
+    release,
+    release_for_event,
+)
 from image_lookup.retry import RetryPolicy
 from local_endpoints.imagebuilder import ACCOUNT, FakeImageBuilder, FakeImageVersion
+from tests.support.events import load_event
 
 moto_services = pytest.importorskip("local_endpoints.moto_services")
 
@@ -181,6 +187,46 @@ def test_a_stack_pinning_during_a_release_keeps_the_marker(aws: FakeImageBuilder
     assert set(ours(build_tags(aws, image))) == {PROTECTED_TAG_KEY, B.tag_key}
     for region, image_id in amis.items():
         assert set(ours(ami_tags(region, image_id))) == {PROTECTED_TAG_KEY, B.tag_key}
+
+
+def test_a_moved_pin_keeps_the_old_builds_tags_until_cleanup(aws: FakeImageBuilder) -> None:
+    """CloudFormation's custom resource lifecycle: an Update that returns a new physical id
+    (B2) is followed, once the whole update succeeded, by a Delete of the old one (B1)
+    (User Guide, custom resource request types: Update, "a replacement"; Delete)."""
+    old, old_arn, _ = golden_build(aws)
+    new = aws.add("golden", "1.5.0")
+    new_arn = new.build_arn(new.builds[0])
+    event = load_event("update")
+    protect_for_event(event, old_arn, deadline())  # Create pinned B1
+
+    done = protect_for_event(event, new_arn, deadline())  # Update pins B2
+
+    # B2's AMI id was never registered in moto: nothing to protect there, and no failure
+    assert done is not None and list(done["amis_gone"]) == ["us-east-1"]
+
+    assert PROTECTED_TAG_KEY in build_tags(aws, old)  # the rollback target stays protected
+    assert PROTECTED_TAG_KEY in build_tags(aws, new)
+
+    release_for_event(load_event("delete"), old_arn, deadline())  # cleanup of B1
+
+    assert build_tags(aws, old) == {"stage": "prod"}
+    assert set(ours(build_tags(aws, new))) == {PROTECTED_TAG_KEY, Pinner.from_event(event).tag_key}
+
+
+def test_an_event_without_stack_or_logical_id_never_fails_a_release(aws: FakeImageBuilder) -> None:
+    event = {k: v for k, v in load_event("delete").items() if k != "StackId"}
+
+    assert (
+        release_for_event(
+            event, "arn:aws:imagebuilder:us-east-1:123456789012:image/g/1.0.0/1", deadline()
+        )
+        is None
+    )
+    assert aws.count() == 0
+    with pytest.raises(InvalidInputError):
+        protect_for_event(
+            event, "arn:aws:imagebuilder:us-east-1:123456789012:image/g/1.0.0/1", deadline()
+        )
 
 
 def test_release_of_a_deleted_build_untags_its_amis_and_succeeds(aws: FakeImageBuilder) -> None:
