@@ -99,7 +99,7 @@ def synthesize(directory: Path, env: dict[str, str], **context: Any) -> Path:
 
 def template_figures(assembly: Path) -> dict[str, int]:
     path = assembly / "Bench.template.json"
-    resources = json.loads(path.read_text())["Resources"].values()
+    resources = json.loads(path.read_text()).get("Resources", {}).values()
     return {
         "template_bytes": path.stat().st_size,
         "resources": len(resources),

@@ -62,13 +62,17 @@ class LookupProvider(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(actions=list(ROLLBACK_READS), resources=[Aws.STACK_ID])
         )
+        # ... and the previous build's AMI by its Ec2ImageBuilderArn tag, when the build
+        # itself is gone. DescribeImages has no resource type: IAM accepts only "*".
+        self.role.add_to_policy(iam.PolicyStatement(actions=[AMI_READ_ACTION], resources=["*"]))
         # ListImages has no resource type: IAM only accepts "*" for it.
         self.role.add_to_policy(iam.PolicyStatement(actions=[LIST_IMAGES], resources=["*"]))
         acknowledge_role_finding(
             self.role,
             IAM5,
             "Resource::*",
-            "imagebuilder:ListImages has no resource type, so IAM accepts only '*' for it",
+            "imagebuilder:ListImages and ec2:DescribeImages have no resource type, so IAM "
+            "accepts only '*' for them",
         )
         self.handler = lambda_.Function(
             self,
@@ -245,8 +249,6 @@ class LookupProvider(Construct):
                 actions=list(AMI_TAG_ACTIONS), resources=[ami_arns], conditions=only_our_keys
             )
         )
-        # DescribeImages has no resource type: IAM accepts only "*" for it.
-        self.role.add_to_policy(iam.PolicyStatement(actions=[AMI_READ_ACTION], resources=["*"]))
         acknowledge_role_finding(
             self.role,
             IAM5,

@@ -90,6 +90,18 @@ class Ec2Gateway:
             if image.get("ImageId")
         }
 
+    def image_id_of_build(self, build_arn: str) -> str:
+        """This account's AMI of ``build_arn`` in this region, or ``""``: found by the tag
+        Image Builder puts on every AMI it distributes, for when the build is gone."""
+        params: dict[str, Any] = {
+            "Owners": ["self"],
+            "Filters": [{"Name": f"tag:{BUILD_ARN_TAG}", "Values": [build_arn]}],
+        }
+        image_ids = sorted(
+            str(image["ImageId"]) for image in self._describe_images(params) if image.get("ImageId")
+        )
+        return image_ids[0] if image_ids else ""
+
     def _describe_images(self, params: dict[str, Any]) -> Iterator[Mapping[str, Any]]:
         token: str | None = None
         while True:

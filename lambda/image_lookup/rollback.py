@@ -22,6 +22,7 @@ from typing import Any
 from image_lookup.cloudformation_api import CloudFormationGateway, StackEvent
 from image_lookup.contract import REGION, Attribute
 from image_lookup.deadline import Deadline
+from image_lookup.ec2_api import Ec2Gateway
 from image_lookup.errors import InvalidInputError
 from image_lookup.imagebuilder_api import ImageBuilderGateway
 from image_lookup.outputs import attributes_from_arn, build_attributes
@@ -117,16 +118,28 @@ def _attributes_of(
     deploy_region: str | None,
     account_id: str | None,
 ) -> tuple[dict[str, str], str]:
-    """The build's ``Data`` as a lookup gives it, or what its ARN says and why."""
+    """The build's ``Data`` as a lookup gives it, or what its ARN says and why.
+
+    A build that Image Builder no longer shows may still have its AMI here: its AMIs
+    outlive it, tagged with its ARN, and a launch template rolled back to an empty
+    image id would fail the rollback.
+    """
     try:
         gateway = ImageBuilderGateway.for_region(image_region, deadline)
         build = gateway.get_image(build_arn)
+        failure = "" if build is not None and build.arn == build_arn else "build not found"
     except Exception as error:
-        return attributes_from_arn(build_arn), _describe(error)
-    if build is None or build.arn != build_arn:
-        return attributes_from_arn(build_arn), "the build is no longer found"
-    data = build_attributes(build, deploy_region or gateway.region, account_id)
-    return data, "" if data[Attribute.IMAGE_BUILD_VERSION_ARN] else "no build ARN"
+        build, failure = None, _describe(error)
+    if build is not None and not failure:
+        return build_attributes(build, deploy_region or gateway.region, account_id), ""
+    data = attributes_from_arn(build_arn)
+    if deploy_region:
+        try:
+            ec2 = Ec2Gateway.for_region(deploy_region, deadline)
+            data[Attribute.AMI_ID] = ec2.image_id_of_build(build_arn)
+        except Exception as error:
+            failure += f"; AMI not found by its tag: {_describe(error)}"
+    return data, failure
 
 
 def _image_region(event: Mapping[str, Any]) -> str | None:

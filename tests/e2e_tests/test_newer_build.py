@@ -272,21 +272,23 @@ def evaluate(harness: Harness, pinned_arn: str) -> Evaluation:
     sibling_queue = bus.rule(
         rule_of(stack, f"{EVALUATED_STACK}/Sibling", "latest-image-build")["EventPattern"]
     )
-    (payload,) = [
-        text
-        for resource in stack.resources.values()
-        if "ScheduleExpression" in resource["Properties"]
-        for target in resource["Properties"]["Targets"]
-        if json.loads(text := stack.resolve(_deployed_pin(target["Input"], pinned_arn)))[
-            "ConstructPath"
-        ]
-        == f"{EVALUATED_STACK}/Golden"
-    ]
+    payload = scheduled_input(stack, f"{EVALUATED_STACK}/Golden", pinned_arn)
     body, error = harness.evaluator.invoke(
         harness.evaluator.function_arn, "Event", payload.encode()
     )
     assert error is None, (body, harness.evaluator.runtime_log.decode()[-3000:])
     return Evaluation(json.loads(body), bus.received(golden_queue), bus.received(sibling_queue))
+
+
+def scheduled_input(stack: DeployedStack, construct_path: str, pinned_arn: str) -> str:
+    """The input the lookup's schedule rule sends the evaluator, as deployed."""
+    for resource in stack.resources.values():
+        for target in resource["Properties"].get("Targets", []):
+            if "ScheduleExpression" in resource["Properties"]:
+                text: str = stack.resolve(_deployed_pin(target["Input"], pinned_arn))
+                if json.loads(text)["ConstructPath"] == construct_path:
+                    return text
+    raise LookupError(f"no schedule rule for {construct_path}")
 
 
 def _deployed_pin(value: Any, pinned_arn: str) -> Any:

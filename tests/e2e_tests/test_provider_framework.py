@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import aws_cdk as cdk
+import boto3
 import pytest
 from aws_cdk import aws_ec2 as ec2
 
@@ -94,6 +95,7 @@ def harness(
         environment={
             **imagebuilder.client_environment(),
             "AWS_ENDPOINT_URL_CLOUDFORMATION": moto.url,
+            "AWS_ENDPOINT_URL_EC2": moto.url,
         },
     ).start()
     framework_env = {
@@ -406,9 +408,35 @@ def test_a_rollback_succeeds_when_every_build_was_deprecated_since(
     assert deploys.cleanup["Status"] == "SUCCESS"
 
 
+def register_ami(moto: MotoServices, build: str) -> str:
+    """An AMI in moto's EC2 as Image Builder leaves it: tagged ``Ec2ImageBuilderArn`` = the
+    build's ARN (Image Builder User Guide, "Tag Image Builder output resources"). moto's
+    RegisterImage ignores TagSpecifications, so the tag is added with CreateTags."""
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=moto.url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    image_id = str(
+        ec2.register_image(
+            Name="golden-1.2.0-1",
+            RootDeviceName="/dev/xvda",
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+        )["ImageId"]
+    )
+    ec2.create_tags(Resources=[image_id], Tags=[{"Key": "Ec2ImageBuilderArn", "Value": build}])
+    return image_id
+
+
 def test_a_rollback_succeeds_when_the_previous_build_was_deleted_since(
     world: Harness, history: StackHistory
 ) -> None:
+    # DeleteImage "does not delete any EC2 AMIs" (Image Builder API reference): B1's
+    # AMI outlives B1 and is found by its tag
+    surviving_ami = register_ami(world.moto, build_arn("1.2.0/1"))
+
     def delete_first(image: Any) -> None:
         image.builds.pop(0)
 
@@ -416,11 +444,23 @@ def test_a_rollback_succeeds_when_the_previous_build_was_deleted_since(
     rolled_back = deploys.rolled_back
     assert rolled_back["Status"] == "SUCCESS"
     assert rolled_back["PhysicalResourceId"] == build_arn("1.2.0/1")
-    # what the ARN tells survives; the AMI cannot be known any more
+    # what the ARN tells survives, and the AMI comes from EC2
     assert rolled_back["Data"]["BuildVersion"] == "1.2.0/1"
     assert rolled_back["Data"]["ImageVersionArn"] == build_arn("1.2.0")
-    assert rolled_back["Data"]["AmiId"] == ""
+    assert rolled_back["Data"]["AmiId"] == surviving_ami
     assert set(rolled_back["Data"]) == set(deploys.created["Data"])
+
+
+def test_a_rollback_succeeds_when_the_build_and_its_ami_are_gone(
+    world: Harness, history: StackHistory
+) -> None:
+    def delete_first(image: Any) -> None:
+        image.builds.pop(0)
+
+    deploys = deploy_update_and_roll_back(world, history, delete_first)
+    assert deploys.rolled_back["Status"] == "SUCCESS"
+    assert deploys.rolled_back["PhysicalResourceId"] == build_arn("1.2.0/1")
+    assert deploys.rolled_back["Data"]["AmiId"] == ""
 
 
 def test_an_ordinary_update_still_resolves_anew(world: Harness, history: StackHistory) -> None:
