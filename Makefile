@@ -44,8 +44,9 @@ $(OLD_BOTO_VENV)/.installed: requirements-boto134.txt
 synth: setup-synth
 	rm -rf cdk.out
 	$(RUN) cdk synth --no-notices
-	@echo "--- cdk.out/"
-	@ls -l cdk.out
+	$(RUN) cdk synth --no-notices --app "python3 -m example.locked_app" --output cdk.out/locked
+	@echo "--- cdk.out/ (and cdk.out/locked/: the production app in lock mode)"
+	@ls -l cdk.out cdk.out/locked
 
 ## Every check and test: style, types, the whole suite, then the handler tests on boto3 1.34.
 test: setup $(OLD_BOTO_VENV)/.installed lint unit-tests old-boto-tests

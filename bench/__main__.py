@@ -257,8 +257,34 @@ def report() -> str:
     from bench import check_bench
 
     lines += check_bench.markdown(json.loads(python("-m", "bench.check_bench")))
+    lines += lock_section(json.loads(python("-m", "bench.lock_bench")))
     lines += ["", f"(whole run: {time.perf_counter() - started:.0f} s)"]
     return "\n".join(lines)
+
+
+def lock_section(lock: dict[str, Any]) -> list[str]:
+    """Section 7: ``lock`` of a 30-lookup app; one stack's template in lock vs deploy mode."""
+    calls = ", ".join(f"{op} {n}" for op, n in lock["calls"].items())
+    lines = [
+        "",
+        f"## 7. `lock` of an app with {lock['lookups']} lookups (median of {lock['runs']} runs)",
+        "",
+        f"{lock['total_calls']} calls ({calls}); `lock` {lock['lock_seconds']:.1f} s, unchanged "
+        f"lock {lock['unchanged_lock_seconds']:.1f} s (the app's synth alone "
+        f"{lock['app_synth_seconds']:.1f} s; resolving from its assembly "
+        f"{lock['resolve_from_assembly_seconds']:.1f} s)",
+        "",
+        "| lookups in the stack | mode | template bytes | resources | Lambda functions |",
+        "|---|---|---|---|---|",
+    ]
+    for count, modes in lock["templates"].items():
+        for mode in ("deploy", "lock"):
+            row = modes[mode]
+            lines.append(
+                f"| {count} | {mode} | {row['template_bytes']:,} | {row['resources']} | "
+                f"{row['functions']} |"
+            )
+    return lines
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ from aws_cdk import Duration, Token
 
 from image_lookup.errors import InvalidInputError, show_value
 from image_lookup.properties import (
+    check_include_deprecated,
     parse_image_type,
     parse_owner,
-    check_include_deprecated,
     validate_filter_value,
     validate_image_account,
     validate_image_name,
@@ -76,10 +76,15 @@ def check_props(
     check_flag("include_deprecated", include_deprecated)
     check_flag("protect_pinned_build", protect_pinned_build)
     if include_deprecated and isinstance(owner, str):
-        check_literal("owner", owner, lambda text: check_include_deprecated(parse_owner(text), True), True)
+        check_literal("owner", owner, _deprecated_builds_visible, required=True)
     check_flag("refresh_on_every_deploy", refresh_on_every_deploy)
     check_tags("require_tags", require_tags)
     check_tags("exclude_tags", exclude_tags)
+
+
+def _deprecated_builds_visible(owner: str) -> None:
+    """include_deprecated is for the owner's own images (Self) only."""
+    check_include_deprecated(parse_owner(owner), True)
 
 
 def check_tags(prop: str, tags: Any) -> None:

@@ -85,11 +85,14 @@ def _output(change: PinChange) -> str:
         if any(entry.pin[Attribute.AMI_ID] for entry in entries)
         else Attribute.CONTAINER_IMAGE_URI
     )
-    old = f"`{change.old.pin[key]}`" if change.old and change.old.pin[key] else NONE
-    new = f"`{change.new.pin[key]}`" if change.new and change.new.pin[key] else REMOVED
-    if change.new is not None and not change.new.pin[key]:
-        new = NONE
-    region = (change.new or change.old or entries[0]).stack.region
-    if change.old and change.new and change.old.stack.region != change.new.stack.region:
-        region = f"{change.old.stack.region}{ARROW}{change.new.stack.region}"
+    old, new = _value(change.old, key, NONE), _value(change.new, key, REMOVED)
+    regions = [entry.stack.region for entry in entries]  # old, new
+    region = regions[0] if len(set(regions)) == 1 else ARROW.join(regions)
     return f"{region}: {new if old == new else old + ARROW + new}"
+
+
+def _value(entry: LockEntry | None, key: str, absent: str) -> str:
+    """The attribute in backticks; ``(none)`` when empty, ``absent`` without an entry."""
+    if entry is None:
+        return absent
+    return f"`{entry.pin[key]}`" if entry.pin[key] else NONE

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]  # PyYAML (pinned in constraints.txt, via cfn-lint) ships no stubs
 
 from constructs_lib.lock_file import LOCK_FILE_CONTEXT
 from example.locked_app import LOCK_FILE

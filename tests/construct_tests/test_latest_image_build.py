@@ -93,14 +93,16 @@ def test_properties_are_strings_and_optional_ones_only_when_set() -> None:
         "Full",
         image_name="Amazon Linux 2023 x86",
         version="1.2.x",
-        owner="Amazon",
+        owner="Self",
         platform="Linux",
         os_version="Amazon Linux 2023",
         image_type=ImageType.AMI,
         include_deprecated=True,
         region="eu-west-1",
+        image_account="111122223333",
         refresh_on_every_deploy=False,
         refresh_token="2026-11-27",
+        protect_pinned_build=True,
     )
     resources = Template.from_stack(stack).find_resources("Custom::LatestImageBuild")
     by_name = {r["Properties"]["ImageName"]: r["Properties"] for r in resources.values()}
@@ -114,7 +116,9 @@ def test_properties_are_strings_and_optional_ones_only_when_set() -> None:
     }
     full = by_name["Amazon Linux 2023 x86"]
     assert full["VersionSelector"] == "1.2.x"
-    assert full["Owner"] == "Amazon"
+    assert full["Owner"] == "Self"
+    assert full["ImageAccount"] == "111122223333"
+    assert full["ProtectPinnedBuild"] == "true"
     assert full["Platform"] == "Linux"
     assert full["OsVersion"] == "Amazon Linux 2023"
     assert full["ImageType"] == "AMI"
