@@ -29,6 +29,7 @@ $(VENV)/.dev-installed: $(VENV)/.synth-installed requirements-dev.txt
 # The CLI only (package.json "dependencies"); make test adds the devDependencies.
 node_modules/.synth-installed: package.json package-lock.json $(VENV)/.synth-installed
 	$(RUN) npm ci --omit=dev $(NPM_FLAGS)
+	rm -f node_modules/.dev-installed  # npm ci --omit=dev removed the test modules
 	touch $@
 
 node_modules/.dev-installed: package.json package-lock.json $(VENV)/.synth-installed

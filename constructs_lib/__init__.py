@@ -4,4 +4,4 @@ from constructs_lib.latest_image_build import LatestImageBuild
 from image_lookup.contract import ImageOwner, ImageType
 
 __all__ = ["ImageOwner", "ImageType", "LatestImageBuild"]
-__version__ = "0.2.0"
+__version__ = "0.3.0"
