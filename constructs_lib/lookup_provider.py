@@ -13,8 +13,9 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from constructs_lib._compliance import IAM5, acknowledge_role_finding, make_provider_compliant
+from constructs_lib._image_reads import ImageReadGrants
 from constructs_lib.handler_asset import ASSET_STAGING_DISABLED_CONTEXT, staged_handler_asset
-from image_lookup.contract import LIST_IMAGES, ROLLBACK_READS, owner_account, service_actions
+from image_lookup.contract import LIST_IMAGES, ROLLBACK_READS
 from image_lookup.pacing import LOOKUPS_ENV, SPREAD_MIN_LOOKUPS
 from image_lookup.protection import (
     AMI_READ_ACTION,
@@ -56,6 +57,11 @@ class LookupProvider(Construct):
             "HandlerRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Reads EC2 Image Builder images for LatestImageBuild lookups",
+        )
+        self._image_reads = ImageReadGrants(
+            self._stack,
+            self.role.add_to_policy,
+            lambda finding, reason: acknowledge_role_finding(self.role, IAM5, finding, reason),
         )
         # Rollbacks: the stack's status and events tell the pin the stack had; this
         # stack's own ARN (AWS::StackId) is the only resource.
@@ -183,30 +189,12 @@ class LookupProvider(Construct):
         owns the image, when the lookup names one.
         """
         self.lookups += 1
-        account = (
-            image_account or (owner_account(owner, self._stack_account) if owner else None) or "*"
-        )
-        region = region or self._stack_region
-        for action in service_actions(owner, include_deprecated=include_deprecated, gated=gated):
-            if action != LIST_IMAGES and (action, account, region) not in self._granted:
-                self._granted.add((action, account, region))
-                self._grant_on_images(action, account, region)
-
-    def _grant_on_images(self, action: str, account: str, region: str) -> None:
-        image_arns = self._stack.format_arn(
-            service="imagebuilder",
+        self._image_reads.allow_lookup(
+            owner=owner,
             region=region,
-            account=account,
-            resource="image",
-            resource_name="*",
-        )
-        self.role.add_to_policy(iam.PolicyStatement(actions=[action], resources=[image_arns]))
-        acknowledge_role_finding(
-            self.role,
-            IAM5,
-            f"Resource::{image_arns}",
-            f"{action} is scoped to images of one owner account and region; the image "
-            "name is only known at deploy time",
+            include_deprecated=include_deprecated,
+            gated=gated,
+            image_account=image_account,
         )
 
     def allow_protection(self, region: str | None) -> None:
@@ -216,13 +204,10 @@ class LookupProvider(Construct):
         region = region or self._stack_region
         account = self._stack_account
         only_our_keys = {"ForAllValues:StringLike": {"aws:TagKeys": [f"{TAG_PREFIX}*"]}}
-        for action in (BUILD_READ_ACTION, BUILD_TAG_ACTIONS[0]):
-            if (action, account, region) in self._granted:
-                continue
-            self._granted.add((action, account, region))
-            if action == BUILD_READ_ACTION:
-                self._grant_on_images(action, account, region)
-                continue
+        # release reads the build it untags
+        self._image_reads.grant(BUILD_READ_ACTION, account, region)
+        if (BUILD_TAG_ACTIONS[0], account, region) not in self._granted:
+            self._granted.add((BUILD_TAG_ACTIONS[0], account, region))
             image_arns = self._stack.format_arn(
                 service="imagebuilder",
                 region=region,

@@ -27,9 +27,10 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_lib._compliance import IAM5, acknowledge_finding
+from constructs_lib._image_reads import ImageReadGrants
 from constructs_lib.handler_asset import staged_handler_asset
 from image_lookup import contract
-from image_lookup.contract import LIST_IMAGES, ImageOwner, owner_account, service_actions
+from image_lookup.contract import LIST_IMAGES, ImageOwner
 from image_lookup.errors import InvalidInputError
 from image_lookup.models import arn_name
 from image_lookup.newer_build_event import (
@@ -65,9 +66,6 @@ class NewerBuildEvaluator(Construct):
         """Create the function, its role, its policy and its log group."""
         super().__init__(scope, id)
         self._stack = Stack.of(self)
-        self._stack_account = self._stack.account
-        self._stack_region = self._stack.region
-        self._granted: set[tuple[str, str, str]] = set()
         role = iam.Role(
             self,
             "Role",
@@ -103,6 +101,11 @@ class NewerBuildEvaluator(Construct):
             IAM5,
             "Resource::*",
             "imagebuilder:ListImages has no resource type, so IAM accepts only '*' for it",
+        )
+        self._image_reads = ImageReadGrants(
+            self._stack,
+            self.policy.add_statements,
+            lambda finding, reason: acknowledge_finding(self.policy, IAM5, finding, reason),
         )
         self.function = lambda_.Function(
             self,
@@ -146,30 +149,13 @@ class NewerBuildEvaluator(Construct):
         gated: bool,
     ) -> None:
         """Grant the image reads a lookup needs, by the contract's rule (``owner`` None: token)."""
-        account = (
-            image_account or (owner_account(owner, self._stack_account) if owner else None) or "*"
+        self._image_reads.allow_lookup(
+            owner=owner,
+            region=region,
+            image_account=image_account,
+            include_deprecated=include_deprecated,
+            gated=gated,
         )
-        region = region or self._stack_region
-        for action in service_actions(owner, include_deprecated=include_deprecated, gated=gated):
-            if action != LIST_IMAGES and (action, account, region) not in self._granted:
-                self._granted.add((action, account, region))
-                images = self._stack.format_arn(
-                    service="imagebuilder",
-                    region=region,
-                    account=account,
-                    resource="image",
-                    resource_name="*",
-                )
-                self.policy.add_statements(
-                    iam.PolicyStatement(actions=[action], resources=[images])
-                )
-                acknowledge_finding(
-                    self.policy,
-                    IAM5,
-                    f"Resource::{images}",
-                    f"{action} is scoped to images of one owner account and region; the image "
-                    "name is only known at deploy time",
-                )
 
 
 def watch_newer_builds(
