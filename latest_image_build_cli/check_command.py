@@ -17,11 +17,7 @@ from latest_image_build_cli.aws_session import resolve_region, sdk_session
 from latest_image_build_cli.check_report import FORMATS, exit_code, render
 from latest_image_build_cli.deployed_stacks import LookupSite, StackProblem, StackReader
 from latest_image_build_cli.pin_check import UNKNOWN, LookupCheck, PinChecker
-from latest_image_build_cli.resolve_command import (
-    DEFAULT_TIMEOUT,
-    configure_logging,
-    timeout_seconds,
-)
+from latest_image_build_cli.resolve_command import add_run_options, configure_logging
 
 #: How a stack that could not be read shows in the report's Lookup column.
 STACK_ROW = "(stack)"
@@ -47,16 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=FORMATS, default="table", help="table (default), json or markdown"
     )
-    parser.add_argument(
-        "--timeout",
-        type=timeout_seconds,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"how long each lookup may keep retrying (default {DEFAULT_TIMEOUT:g})",
-    )
-    parser.add_argument(
-        "--verbose", action="store_true", help="also write each lookup's JSON log line to stderr"
-    )
+    add_run_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:

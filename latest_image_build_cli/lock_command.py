@@ -29,7 +29,7 @@ from latest_image_build_cli.aws_session import lookup_failure
 from latest_image_build_cli.cli_errors import CommandError
 from latest_image_build_cli.exit_codes import OK, STALE
 from latest_image_build_cli.lock_changes import PinChange, changes_between, render_table
-from latest_image_build_cli.resolve_command import DEFAULT_TIMEOUT, configure_logging
+from latest_image_build_cli.resolve_command import add_run_options, configure_logging
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,16 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write nothing; exit 3 when an entry is missing or would change",
     )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"how long each lookup may keep retrying (default {DEFAULT_TIMEOUT:g})",
-    )
-    parser.add_argument(
-        "--verbose", action="store_true", help="also write each lookup's JSON log line to stderr"
-    )
+    add_run_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -75,15 +75,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="json",
         help="json (default), or env: KEY=value lines to eval (shell-quoted where needed)",
     )
-    parser.add_argument(
-        "--verbose", action="store_true", help="also write the lookup's JSON log line to stderr"
-    )
+    add_run_options(parser)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """``--timeout`` and ``--verbose``, which every command that resolves lookups takes."""
     parser.add_argument(
         "--timeout",
         type=timeout_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"how long to keep retrying throttled or failed calls (default {DEFAULT_TIMEOUT:g})",
+        help=f"how long each lookup may keep retrying (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="also write each lookup's JSON log line to stderr"
     )
 
 
