@@ -17,7 +17,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from image_lookup import imagebuilder_api
+from image_lookup import sdk
 from image_lookup.errors import (
     DeadlineExceededError,
     ImageLookupError,
@@ -54,7 +54,7 @@ ACCESS_DENIED_CODES = frozenset(
 
 def sdk_session() -> boto3.session.Session:
     """The one SDK session of the process, shared with the lookups (credentials resolve once)."""
-    return imagebuilder_api._session()
+    return sdk.session()
 
 
 def resolve_region(explicit: str | None) -> str:

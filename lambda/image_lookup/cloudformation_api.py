@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import boto3
 from botocore.config import Config
 
+from image_lookup import sdk
 from image_lookup.deadline import Deadline
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class CloudFormationGateway:
             # that still fails is absorbed by the caller, so few attempts are enough.
             retries={"total_max_attempts": 2, "mode": "standard"},
         )
-        client = boto3.session.Session().client("cloudformation", region_name=region, config=config)
+        client = sdk.session().client("cloudformation", region_name=region, config=config)
         return cls(client)
 
     def stack_status(self, stack_id: str) -> str:

@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
+from image_lookup import sdk
 from image_lookup.deadline import Deadline
 from image_lookup.errors import AccessDeniedError, ServiceError
-from image_lookup.imagebuilder_api import _session
 from image_lookup.retry import DEFAULT_RETRY_POLICY, Retrier, RetryPolicy
 
 if TYPE_CHECKING:
@@ -40,15 +39,7 @@ class Ec2Gateway:
         cls, region: str, deadline: Deadline, policy: RetryPolicy = DEFAULT_RETRY_POLICY
     ) -> Ec2Gateway:
         """A gateway with its own client: one SDK attempt per call, bounded timeouts."""
-        config = Config(
-            connect_timeout=policy.connect_timeout,
-            read_timeout=policy.read_timeout,
-            retries={"total_max_attempts": 1, "mode": "standard"},
-        )
-        try:
-            client = _session().client("ec2", region_name=region, config=config)
-        except BotoCoreError as error:
-            raise ServiceError(f"cannot create an EC2 client: {error}") from error
+        client: EC2Client = sdk.client("ec2", region, policy, "EC2")
         return cls(client, Retrier(deadline, client.meta.region_name, policy))
 
     @property

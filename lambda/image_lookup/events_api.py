@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from image_lookup import sdk
 from image_lookup.errors import ServiceError
 
 #: PutEvents is retried by the SDK (standard mode); each attempt is short.
@@ -38,7 +38,7 @@ def put_event(
         "Resources": list(resources),
     }
     try:
-        client = boto3.session.Session().client("events", region_name=region, config=_CONFIG)
+        client = sdk.session().client("events", region_name=region, config=_CONFIG)
         answer = client.put_events(Entries=[entry])
     except (BotoCoreError, ClientError) as error:
         raise ServiceError(f"EventBridge PutEvents failed: {error}") from error

@@ -6,15 +6,12 @@ module only decides what to send and follows page tokens.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from image_lookup import answers
+from image_lookup import answers, sdk
 from image_lookup.deadline import Deadline
 from image_lookup.errors import ServiceError
 from image_lookup.models import ImageBuild, ImageVersionRef
@@ -45,15 +42,7 @@ class ImageBuilderGateway:
         cls, region: str | None, deadline: Deadline, policy: RetryPolicy = DEFAULT_RETRY_POLICY
     ) -> ImageBuilderGateway:
         """A gateway with its own client: one SDK attempt per call, bounded timeouts."""
-        config = Config(
-            connect_timeout=policy.connect_timeout,
-            read_timeout=policy.read_timeout,
-            retries={"total_max_attempts": 1, "mode": "standard"},
-        )
-        try:
-            client = _session().client("imagebuilder", region_name=region, config=config)
-        except BotoCoreError as error:
-            raise ServiceError(f"cannot create an Image Builder client: {error}") from error
+        client: ImagebuilderClient = sdk.client("imagebuilder", region, policy, "Image Builder")
         return cls(client, Retrier(deadline, client.meta.region_name, policy))
 
     @property
@@ -194,12 +183,6 @@ class ImageBuilderGateway:
     ) -> Mapping[str, Any]:
         send = getattr(self._client, method)
         return self._retrier.call(_operation(method), lambda: send(**params), passthrough_codes)
-
-
-@functools.lru_cache(maxsize=1)
-def _session() -> boto3.session.Session:
-    """One SDK session per process: loading it costs ~80 ms, so warm invocations reuse it."""
-    return boto3.session.Session()
 
 
 def _operation(method: str) -> str:
