@@ -36,9 +36,9 @@ node_modules/.dev-installed: package.json package-lock.json $(VENV)/.synth-insta
 	$(RUN) npm ci $(NPM_FLAGS)
 	touch node_modules/.synth-installed $@
 
-$(OLD_BOTO_VENV)/.installed: requirements-boto134.txt
+$(OLD_BOTO_VENV)/.installed: requirements-boto134.txt constraints-boto134.txt
 	$(PYTHON) -m venv $(OLD_BOTO_VENV)
-	$(OLD_BOTO_VENV)/bin/pip install $(PIP_FLAGS) -r requirements-boto134.txt
+	$(OLD_BOTO_VENV)/bin/pip install $(PIP_FLAGS) -r requirements-boto134.txt -c constraints-boto134.txt
 	touch $@
 
 ## Synthesize the example app into cdk.out/ and print what it made.

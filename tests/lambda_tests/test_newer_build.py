@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from image_lookup.errors import InvalidInputError
 from image_lookup.newer_build import Watch, build_version_of
-from tests.support.synth import REPO
+
+#: The repository (not from tests.support.synth: these tests also run where aws-cdk-lib is not)
+REPO = Path(__file__).resolve().parents[2]
 
 PIN = "arn:aws:imagebuilder:us-east-1:123456789012:image/golden-al2023/1.4.0/3"
 
