@@ -1,4 +1,5 @@
-"""The example stack: two lookups, a recipe and pipeline pinned to one, and stack outputs."""
+"""The example stack: two lookups, a recipe and pipeline pinned to one, a lifecycle policy
+that keeps every pinned build, and stack outputs."""
 
 from __future__ import annotations
 
@@ -19,8 +20,17 @@ from constructs_lib import ImageOwner, LatestImageBuild
 class GoldenImagePipelineStack(Stack):
     """Builds the team's golden image on top of the newest Amazon Linux 2023 build."""
 
-    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
-        """Define the lookups, the pipeline and the outputs."""
+    def __init__(
+        self, scope: Construct, id: str, *, protect_pinned_build: bool = True, **kwargs: Any
+    ) -> None:
+        """Define the lookups, the pipeline, the lifecycle policy and the outputs.
+
+        :param protect_pinned_build: the golden lookup tags the build it pins, and the stack
+            adds a lifecycle policy that keeps every tagged build (default True). Lock mode
+            refuses it (no deploy resolves a locked pin, so nothing would tag it): the locked
+            app passes False, and then gets no lifecycle policy, which would otherwise delete
+            the untagged builds its lock pins.
+        """
         super().__init__(scope, id, **kwargs)
 
         base = LatestImageBuild(
@@ -38,6 +48,7 @@ class GoldenImagePipelineStack(Stack):
             version="1.x.x",
             platform="Linux",
             refresh_on_every_deploy=False,
+            protect_pinned_build=protect_pinned_build,
         )
         # The golden image, where people launch it: a launch template, and an SSM parameter
         # (data type aws:ec2:image) for tools that are not CloudFormation.
@@ -112,8 +123,64 @@ class GoldenImagePipelineStack(Stack):
             status="ENABLED",
         )
 
+        if protect_pinned_build:
+            self._keep_pinned_golden_builds()
+
         for prefix, lookup in (("Base", base), ("Golden", golden)):
             CfnOutput(self, f"{prefix}ImageBuildArn", value=lookup.image_build_version_arn)
             CfnOutput(self, f"{prefix}ImageVersion", value=lookup.version)
             CfnOutput(self, f"{prefix}ImageAmi", value=lookup.ami_id)
         CfnOutput(self, "PipelineArn", value=pipeline.attr_arn)
+
+    def _keep_pinned_golden_builds(self) -> None:
+        """Delete all but the five newest golden builds (and their AMIs and snapshots),
+        except every build a lookup protects, whichever stack pins it: one policy serves
+        the account's golden builds, here and in the rollout stack."""
+        lifecycle_role = iam.Role(
+            self,
+            "LifecycleRole",
+            assumed_by=iam.ServicePrincipal("imagebuilder.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/EC2ImageBuilderLifecycleExecutionPolicy"
+                )
+            ],
+        )
+        Validations.of(lifecycle_role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
+                "policy/service-role/EC2ImageBuilderLifecycleExecutionPolicy]",
+                reason="Image Builder's lifecycle policies run with this AWS managed service "
+                "role policy, which acts only on resources Image Builder created",
+            )
+        )
+        imagebuilder.CfnLifecyclePolicy(
+            self,
+            "GoldenLifecycle",
+            name=f"golden-al2023-keep-five-{Aws.STACK_NAME}",
+            description="Keep the five newest golden-al2023 builds and every pinned one",
+            execution_role=lifecycle_role.role_arn,
+            resource_type="AMI_IMAGE",
+            resource_selection=imagebuilder.CfnLifecyclePolicy.ResourceSelectionProperty(
+                recipes=[
+                    # the image the golden lookups pin (image_name, version)
+                    imagebuilder.CfnLifecyclePolicy.RecipeSelectionProperty(
+                        name="golden-al2023", semantic_version="1.x.x"
+                    )
+                ]
+            ),
+            policy_details=[
+                imagebuilder.CfnLifecyclePolicy.PolicyDetailProperty(
+                    action=imagebuilder.CfnLifecyclePolicy.ActionProperty(
+                        type="DELETE",
+                        include_resources=imagebuilder.CfnLifecyclePolicy.IncludeResourcesProperty(
+                            amis=True, snapshots=True
+                        ),
+                    ),
+                    filter=imagebuilder.CfnLifecyclePolicy.FilterProperty(type="COUNT", value=5),
+                    # skips every build (image tagMap) and AMI (AMI tagMap) that a lookup
+                    # with protect_pinned_build=True tagged
+                    exclusion_rules=LatestImageBuild.lifecycle_exclusion_rules(),
+                )
+            ],
+        )

@@ -34,7 +34,13 @@ def build_locked_app(outdir: str | None = None, context: dict[str, Any] | None =
     belongs to ``app.py``.
     """
     app = cdk.App(outdir=outdir, context={LOCK_FILE_CONTEXT: LOCK_FILE, **(context or {})})
-    GoldenImagePipelineStack(app, "GoldenImagePipelineProd", env=PRODUCTION)
+    # Lock mode refuses protect_pinned_build (no deploy resolves a locked pin, so nothing
+    # would tag it): without it the stack adds no lifecycle policy either. A policy of
+    # app.py's stacks in the same account does not spare a locked build: re-lock before
+    # it falls out of the five newest.
+    GoldenImagePipelineStack(
+        app, "GoldenImagePipelineProd", env=PRODUCTION, protect_pinned_build=False
+    )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

@@ -33,7 +33,14 @@ class RolloutStack(Stack):
         super().__init__(scope, id, **kwargs)
 
         golden = LatestImageBuild(
-            self, "GoldenImage", image_name="golden-al2023", version="1.x.x", platform="Linux"
+            self,
+            "GoldenImage",
+            image_name="golden-al2023",
+            version="1.x.x",
+            platform="Linux",
+            # the build the group runs on, and the one a rollback returns to, outlive the
+            # golden lifecycle policy (example/golden_image_stack.py)
+            protect_pinned_build=True,
         )
         vpc = ec2.Vpc(
             self,

@@ -83,6 +83,46 @@ def test_example_pins_the_amazon_base_image_in_the_recipe(example: CloudAssembly
             assert f"{prefix}{suffix}" in outputs
 
 
+def test_the_lifecycle_policy_spares_every_build_the_example_pins(example: CloudAssembly) -> None:
+    """Both stacks' golden lookups tag what they pin; the one policy skips those tags.
+
+    The tag is the README's (``latest-image-build:protected`` = ``true``). A lifecycle
+    policy skips images, and AMIs, whose tags match its ``ExclusionRules`` ``TagMap`` and
+    ``Amis.TagMap`` (Image Builder API Reference, ``LifecyclePolicyDetailExclusionRules``,
+    https://docs.aws.amazon.com/imagebuilder/latest/APIReference/API_LifecyclePolicyDetailExclusionRules.html).
+    """
+    protected = {"latest-image-build:protected": "true"}
+    templates = {
+        name: example.get_stack_by_name(name).template
+        for name in ("GoldenImagePipeline", "GoldenRollout")
+    }
+    golden_lookups = [
+        resource["Properties"]
+        for template in templates.values()
+        for resource in template["Resources"].values()
+        if resource["Type"] == "Custom::LatestImageBuild"
+        and resource["Properties"]["ImageName"] == "golden-al2023"
+    ]
+    assert len(golden_lookups) == 2  # one per stack
+    assert [lookup.get("ProtectPinnedBuild") for lookup in golden_lookups] == ["true", "true"]
+    policies = [
+        resource["Properties"]
+        for template in templates.values()
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::ImageBuilder::LifecyclePolicy"
+    ]
+    (policy,) = policies  # one policy serves every stack's golden builds
+    assert policy["ResourceType"] == "AMI_IMAGE"
+    (detail,) = policy["PolicyDetails"]
+    assert detail["Action"]["Type"] == "DELETE" and detail["Action"]["IncludeResources"]["Amis"]
+    assert detail["ExclusionRules"] == {"TagMap": protected, "Amis": {"TagMap": protected}}
+    # it acts on the builds those lookups pin: their image, under their selector
+    assert {(lookup["ImageName"], lookup["VersionSelector"]) for lookup in golden_lookups} == {
+        (recipe["Name"], recipe["SemanticVersion"])
+        for recipe in policy["ResourceSelection"]["Recipes"]
+    }
+
+
 @pytest.fixture(scope="module")
 def library_stacks(tmp_path_factory: pytest.TempPathFactory) -> CloudAssembly:
     """Stacks of 1 and 30 varied lookups, checked by cdk-nag at synth like the example."""
@@ -174,6 +214,10 @@ def test_cdk_nag_has_no_unacknowledged_finding(example: CloudAssembly) -> None:
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/EC2InstanceProfileForImageBuilder]",
         # the rollout example's group sends no scaling notifications (its alarm watches it)
         "AwsSolutions-AS3",
+        # protect_pinned_build: the pinned build's AMIs, in regions known only at deploy
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*::image/*]",
+        # the golden lifecycle policy's execution role
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/EC2ImageBuilderLifecycleExecutionPolicy]",
     }
     assert all(len(finding["reason"]) > 20 for finding in acknowledged)
 
