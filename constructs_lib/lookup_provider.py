@@ -200,7 +200,8 @@ class LookupProvider(Construct):
     def allow_protection(self, region: str | None) -> None:
         """Grant what ``protect_pinned_build`` needs: tag the stack account's builds in
         ``region`` (None: the stack's) and their AMIs in any region, only with the
-        library's own tag keys (``aws:TagKeys``), and find AMIs (DescribeImages)."""
+        library's own tag keys (``aws:TagKeys``). (DescribeImages, which finds the AMIs,
+        every handler role has: rollbacks use it too.)"""
         region = region or self._stack_region
         account = self._stack_account
         only_our_keys = {"ForAllValues:StringLike": {"aws:TagKeys": [f"{TAG_PREFIX}*"]}}
