@@ -35,7 +35,8 @@ _OWNERS_BY_FOLDED_VALUE = {owner.value.casefold(): owner.value for owner in Imag
 _OS_TYPES = {"Linux": ec2.OperatingSystemType.LINUX, "Windows": ec2.OperatingSystemType.WINDOWS}
 ALPHA_EXTRA_HINT = (
     "needs the optional aws-cdk.aws-imagebuilder-alpha package: "
-    "pip install 'latest-image-build[alpha]'"
+    "pip install aws-cdk.aws-imagebuilder-alpha (the same version as aws-cdk-lib, with an 'a0' "
+    "suffix), or install latest-image-build with its [alpha] extra"
 )
 #: CloudFormation gives up on the custom resource after this long (its default is 1 hour).
 SERVICE_TIMEOUT = Duration.minutes(5)

@@ -209,5 +209,7 @@ def test_without_the_alpha_extra_only_the_l2_methods_fail(monkeypatch: pytest.Mo
     lookup = LatestImageBuild(stack, "Lookup", image_name="golden", platform="Linux")
     lookup.machine_image()  # everything else keeps working
     for method in (lookup.to_base_image, lookup.to_container_base_image):
-        with pytest.raises(ImportError, match=re.escape("pip install 'latest-image-build[alpha]'")):
+        with pytest.raises(
+            ImportError, match=re.escape("pip install aws-cdk.aws-imagebuilder-alpha (")
+        ):
             method()
