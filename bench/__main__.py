@@ -267,7 +267,7 @@ def lock_section(lock: dict[str, Any]) -> list[str]:
     calls = ", ".join(f"{op} {n}" for op, n in lock["calls"].items())
     lines = [
         "",
-        f"## 7. `lock` of an app with {lock['lookups']} lookups (median of {lock['runs']} runs)",
+        f"## 8. `lock` of an app with {lock['lookups']} lookups (median of {lock['runs']} runs)",
         "",
         f"{lock['total_calls']} calls ({calls}); `lock` {lock['lock_seconds']:.1f} s, unchanged "
         f"lock {lock['unchanged_lock_seconds']:.1f} s (the app's synth alone "

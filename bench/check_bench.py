@@ -153,7 +153,7 @@ def markdown(result: dict[str, Any]) -> list[str]:
     calls = ", ".join(f"{key} {count}" for key, count in result["calls"].items())
     return [
         "",
-        f"## 6. `check` of one stack with {result['lookups']} lookups "
+        f"## 7. `check` of one stack with {result['lookups']} lookups "
         f"(median of {RUNS}; local endpoints)",
         "",
         "| calls | by service | by operation | in-process | as a command |",
