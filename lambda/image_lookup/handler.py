@@ -32,11 +32,7 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     deadline = Deadline(remaining_ms if callable(remaining_ms) else None)
     if request_type == "Delete":
-        # No lookup; with protection, this lookup's tags come off. Never fails.
-        physical_id = event.get("PhysicalResourceId")
-        if physical_id and protection_requested(event.get("ResourceProperties")):
-            release_for_event(event, str(physical_id), deadline)
-        return {"PhysicalResourceId": physical_id} if physical_id else {}
+        return _delete(event, deadline)
     if request_type not in ("Create", "Update"):
         raise InvalidInputError(f"unsupported RequestType {show_value(request_type)}")
     deploy_region, account_id = _stack_location(event)
@@ -50,6 +46,25 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
                 # still tagged until cleanup; re-tagging is best effort and never fails
                 protect_for_event(event, restored["PhysicalResourceId"], deadline, best_effort=True)
             return restored
+    return _resolve(event, str(request_type), deadline, deploy_region, account_id)
+
+
+def _delete(event: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
+    """No lookup; with protection, this lookup's tags come off. Never fails."""
+    physical_id = event.get("PhysicalResourceId")
+    if physical_id and protection_requested(event.get("ResourceProperties")):
+        release_for_event(event, str(physical_id), deadline)
+    return {"PhysicalResourceId": physical_id} if physical_id else {}
+
+
+def _resolve(
+    event: Mapping[str, Any],
+    request_type: str,
+    deadline: Deadline,
+    deploy_region: str | None,
+    account_id: str | None,
+) -> dict[str, Any]:
+    """Create, or an ordinary Update: resolve the lookup, then protect (or release) its pin."""
     properties = event.get("ResourceProperties") or {}
     request = parse_properties(properties)
     data = lookup_image(
