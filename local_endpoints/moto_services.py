@@ -48,6 +48,8 @@ class MotoServices:
             AWS_SECRET_ACCESS_KEY="testing",
             AWS_DEFAULT_REGION=REGION,
             AWS_REGION=REGION,
+            # never look for credentials beyond this machine (instance metadata)
+            AWS_EC2_METADATA_DISABLED="true",
         )
         return env
 
