@@ -17,8 +17,7 @@ from typing import Any, NamedTuple
 
 from image_lookup.contract import (
     ATTRIBUTE_KEYS,
-    PROTECT_PINNED_BUILD,
-    REFRESH_TOKEN,
+    NOT_LOOKUP_KEYS,
     REQUIRE_AMI,
     REQUIRE_CONTAINER,
 )
@@ -37,8 +36,6 @@ ABOUT = (
     "Pins of the app's LatestImageBuild lookups (lock mode). Written by `latest-image-build "
     "lock`: change it by running that command and reviewing the diff, not by hand."
 )
-#: Properties that choose when or how a deploy resolves, not which build: not in a query.
-NOT_IN_QUERY = frozenset({REFRESH_TOKEN.key, PROTECT_PINNED_BUILD.key})
 #: Query keys that adapters add ("true"): the pin was checked to have that output. An entry
 #: checked for more than a lookup needs still serves it.
 REQUIREMENTS = (REQUIRE_AMI.key, REQUIRE_CONTAINER.key)
@@ -71,11 +68,11 @@ class StackPlace(NamedTuple):
 
 
 def lock_query(properties: Mapping[str, Any]) -> dict[str, Any]:
-    """The query of a lookup: its properties, without unset ones and ``NOT_IN_QUERY``."""
+    """The query of a lookup: its properties, less unset ones and ``NOT_LOOKUP_KEYS``."""
     return {
         key: dict(value) if isinstance(value, Mapping) else value
         for key, value in properties.items()
-        if value is not None and key not in NOT_IN_QUERY
+        if value is not None and key not in NOT_LOOKUP_KEYS
     }
 
 

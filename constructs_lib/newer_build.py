@@ -49,8 +49,6 @@ DAILY = events.Schedule.rate(Duration.days(1))
 EVALUATOR_TIMEOUT = Duration.minutes(2)
 PUT_EVENTS = "events:PutEvents"
 _OWNER_VALUES = frozenset(owner.value for owner in ImageOwner)
-#: Properties that steer the custom resource, not the lookup: the evaluator never sees them.
-_NOT_LOOKUP_KEYS = frozenset({contract.REFRESH_TOKEN.key, contract.PROTECT_PINNED_BUILD.key})
 _EVALUATORS: weakref.WeakKeyDictionary[Stack, NewerBuildEvaluator] = weakref.WeakKeyDictionary()
 
 
@@ -255,7 +253,7 @@ class _LookupProperties:
         return {
             key: value
             for key, value in self._properties.items()
-            if value is not None and key not in _NOT_LOOKUP_KEYS
+            if value is not None and key not in contract.NOT_LOOKUP_KEYS
         }
 
 

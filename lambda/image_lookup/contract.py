@@ -159,6 +159,9 @@ PROPERTIES = (
     PROTECT_PINNED_BUILD,
 )
 PROPERTY_KEYS = frozenset(prop.key for prop in PROPERTIES)
+#: Properties that steer the custom resource (when to refresh, whether to tag), not what it
+#: looks up: the ``on_newer_build()`` evaluator and the lock file leave them out.
+NOT_LOOKUP_KEYS = frozenset({REFRESH_TOKEN.key, PROTECT_PINNED_BUILD.key})
 
 #: Keys that CloudFormation (``ServiceToken``, ``ServiceTimeout``) or the Provider
 #: framework put into ResourceProperties. They, and any unknown key that is not a

@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from image_lookup.contract import PROTECT_PINNED_BUILD, REFRESH_TOKEN, Attribute
+from image_lookup.contract import NOT_LOOKUP_KEYS, Attribute
 from image_lookup.deadline import Deadline
 from image_lookup.errors import AmbiguousImageError, InvalidInputError, NoMatchingImageError
 from image_lookup.events_api import put_event
@@ -28,8 +28,6 @@ from image_lookup.properties import parse_properties
 from image_lookup.versions import SemVer, parse_build_version
 
 LOGGER = logging.getLogger("image_lookup")
-#: Properties that tell the custom resource what to do, not what to look up.
-_NOT_LOOKUP_KEYS = frozenset({REFRESH_TOKEN.key, PROTECT_PINNED_BUILD.key})
 
 
 class Outcome:
@@ -51,7 +49,7 @@ class Watch:
         if not isinstance(lookup, Mapping):
             raise InvalidInputError(f"input {InputKey.LOOKUP} must be an object, got {lookup!r}")
         self.request: LookupRequest = parse_properties(
-            {key: value for key, value in lookup.items() if key not in _NOT_LOOKUP_KEYS}
+            {key: value for key, value in lookup.items() if key not in NOT_LOOKUP_KEYS}
         )
         self.pinned_arn = _text(event, InputKey.PINNED_BUILD_ARN)
         self.pinned = build_version_of(self.pinned_arn)
