@@ -354,3 +354,65 @@ def test_protection_requested_reads_only_its_flag(properties: object, expected: 
 def test_a_pinner_needs_the_stack_and_the_logical_id(event: dict[str, str]) -> None:
     with pytest.raises(InvalidInputError, match="cannot tell which stack pins the build"):
         Pinner.from_event(event)
+
+
+def test_the_handler_protects_on_deploy_and_releases_on_cleanup_and_delete(
+    aws: FakeImageBuilder,
+) -> None:
+    """Through ``on_event``, in CloudFormation's order: Create pins B1; an Update moves the pin
+    to B2 (B1 keeps its tags: it is the rollback target); the cleanup Delete of B1's physical
+    id, then the stack's Delete of B2, each let go (User Guide, custom resource request
+    types). A Delete carries the resource's properties, so it knows protection was on."""
+    from image_lookup.handler import on_event
+    from local_endpoints.imagebuilder import FakeBuild
+    from tests.support.lambda_context import FakeLambdaContext
+
+    image, b1, amis = golden_build(aws)
+    protected = {"ImageName": "golden", "ProtectPinnedBuild": "true"}
+
+    created = on_event(load_event("create", **protected), FakeLambdaContext())
+    assert created["PhysicalResourceId"] == b1
+    assert PROTECTED_TAG_KEY in build_tags(aws, image)
+    assert PROTECTED_TAG_KEY in ami_tags("us-west-2", amis["us-west-2"])
+
+    image.builds.append(FakeBuild(2))
+    update = load_event("update", **protected)
+    update.update(PhysicalResourceId=b1, OldResourceProperties=dict(protected))
+    updated = on_event(update, FakeLambdaContext())
+    b2 = image.build_arn(image.builds[1])
+    assert updated["PhysicalResourceId"] == b2
+    assert PROTECTED_TAG_KEY in build_tags(aws, image)  # B1 until the cleanup
+
+    cleanup = load_event("delete", **protected)
+    cleanup["PhysicalResourceId"] = b1
+    on_event(cleanup, FakeLambdaContext())
+    assert build_tags(aws, image) == {"stage": "prod"}
+    assert ours(ami_tags("us-west-2", amis["us-west-2"])) == {}
+
+    client = boto3.client("imagebuilder")
+    b2_tags = client.get_image(imageBuildVersionArn=b2)["image"]["tags"]
+    assert PROTECTED_TAG_KEY in b2_tags
+
+    delete = load_event("delete", **protected)
+    delete["PhysicalResourceId"] = b2
+    on_event(delete, FakeLambdaContext())
+    assert ours(dict(client.get_image(imageBuildVersionArn=b2)["image"]["tags"])) == {}
+
+
+def test_switching_protection_off_lets_the_pin_go_at_once(aws: FakeImageBuilder) -> None:
+    from image_lookup.handler import on_event
+    from tests.support.lambda_context import FakeLambdaContext
+
+    image, b1, _ = golden_build(aws)
+    on_event(
+        load_event("create", ImageName="golden", ProtectPinnedBuild="true"), FakeLambdaContext()
+    )
+    assert PROTECTED_TAG_KEY in build_tags(aws, image)
+    update = load_event("update", ImageName="golden", ProtectPinnedBuild=None)
+    update.update(
+        PhysicalResourceId=b1,
+        OldResourceProperties={"ImageName": "golden", "ProtectPinnedBuild": "true"},
+    )
+    # the pin does not move, so no cleanup Delete would ever release it
+    assert on_event(update, FakeLambdaContext())["PhysicalResourceId"] == b1
+    assert build_tags(aws, image) == {"stage": "prod"}
