@@ -103,17 +103,10 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     ]
     imagebuilder = FakeImageBuilder().start()
     moto = MotoServices().start()
-    properties = evaluated.resources[evaluator_id]["Properties"]
-    evaluator = LocalLambda(
-        code_dir=evaluated.asset_dir(evaluator_id),
-        handler=properties["Handler"],
-        function_arn=evaluated.function_arn(evaluator_id),
-        timeout_seconds=int(properties["Timeout"]),
-        environment={
-            **imagebuilder.client_environment(),
-            "AWS_ENDPOINT_URL_EVENTBRIDGE": moto.url,
-        },
-    ).start()
+    evaluator = evaluated.run_function(
+        evaluator_id,
+        {**imagebuilder.client_environment(), "AWS_ENDPOINT_URL_EVENTBRIDGE": moto.url},
+    )
     yield Harness(patterns, evaluated, imagebuilder, moto, evaluator)
     evaluator.stop()
     moto.stop()

@@ -86,18 +86,14 @@ def harness(
     imagebuilder = FakeImageBuilder().start()
     moto = MotoServices().start()
     bucket = ResponseBucket(workdir).start()
-    handler_props = stack.resources[handler_id]["Properties"]
-    function = LocalLambda(
-        code_dir=stack.asset_dir(handler_id),
-        handler=handler_props["Handler"],
-        function_arn=stack.function_arn(handler_id),
-        timeout_seconds=int(handler_props["Timeout"]),
-        environment={
+    function = stack.run_function(
+        handler_id,
+        {
             **imagebuilder.client_environment(),
             "AWS_ENDPOINT_URL_CLOUDFORMATION": moto.url,
             "AWS_ENDPOINT_URL_EC2": moto.url,
         },
-    ).start()
+    )
     framework_env = {
         "PATH": os.environ["PATH"],
         "NODE_PATH": str(REPO / "node_modules"),

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from local_endpoints.lambda_service import LocalLambda
+
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 PSEUDO_PARAMETERS = {
@@ -61,6 +63,18 @@ class DeployedStack:
         """Where the assembly keeps the function's code (its S3Key names the asset)."""
         s3_key = self.resources[function_id]["Properties"]["Code"]["S3Key"]
         return self.assembly_dir / f"asset.{s3_key.removesuffix('.zip')}"
+
+    def run_function(self, function_id: str, environment: Mapping[str, str]) -> LocalLambda:
+        """The function as Lambda would run it: its synthesized asset, handler and timeout,
+        under awslambdaric (``local_endpoints/lambda_service.py``); started."""
+        properties = self.resources[function_id]["Properties"]
+        return LocalLambda(
+            code_dir=self.asset_dir(function_id),
+            handler=properties["Handler"],
+            function_arn=self.function_arn(function_id),
+            timeout_seconds=int(properties["Timeout"]),
+            environment=dict(environment),
+        ).start()
 
     def resolve(self, value: Any) -> Any:
         """Evaluate the intrinsic functions a deploy would, for the ones this library uses."""
