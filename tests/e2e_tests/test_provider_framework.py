@@ -313,6 +313,15 @@ class Deploys(NamedTuple):
     cleanup_calls: int
 
 
+def update_event(
+    world: Harness, physical_id: str, properties: dict[str, Any], old_properties: dict[str, Any]
+) -> dict[str, Any]:
+    """An Update of the Golden lookup with these ResourceProperties and OldResourceProperties."""
+    sent = event(world, "Update", "Golden", physical_id=physical_id, old_properties=old_properties)
+    sent["ResourceProperties"] = properties
+    return sent
+
+
 def deploy_update_and_roll_back(
     world: Harness, history: StackHistory, before_rollback: Any = None
 ) -> Deploys:
@@ -336,29 +345,20 @@ def deploy_update_and_roll_back(
     image.builds.append(FakeBuild(2))
     history.stack_status("UPDATE_IN_PROGRESS")
     second_properties = dict(first_properties, RefreshToken="a later deploy")
-    update = event(
+    updated = deliver(
         world,
-        "Update",
-        "Golden",
-        physical_id=created["PhysicalResourceId"],
-        old_properties=first_properties,
+        update_event(world, created["PhysicalResourceId"], second_properties, first_properties),
     )
-    update["ResourceProperties"] = second_properties
-    updated = deliver(world, update)
     history.resource(logical_id, updated["PhysicalResourceId"], "UPDATE_COMPLETE")
 
     if before_rollback is not None:
         before_rollback(image)
     history.stack_status("UPDATE_ROLLBACK_IN_PROGRESS")
-    rollback = event(
+    # the last good template's properties, and the failed attempt's as the old ones
+    rolled_back = deliver(
         world,
-        "Update",
-        "Golden",
-        physical_id=updated["PhysicalResourceId"],
-        old_properties=second_properties,
+        update_event(world, updated["PhysicalResourceId"], first_properties, second_properties),
     )
-    rollback["ResourceProperties"] = first_properties
-    rolled_back = deliver(world, rollback)
     history.resource(logical_id, rolled_back["PhysicalResourceId"], "UPDATE_COMPLETE")
 
     history.stack_status("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
