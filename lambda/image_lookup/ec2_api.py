@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError
 
 from image_lookup import sdk
 from image_lookup.deadline import Deadline
-from image_lookup.errors import AccessDeniedError, ServiceError
 from image_lookup.retry import DEFAULT_RETRY_POLICY, Retrier, RetryPolicy
 
 if TYPE_CHECKING:
@@ -40,7 +39,10 @@ class Ec2Gateway:
     ) -> Ec2Gateway:
         """A gateway with its own client: one SDK attempt per call, bounded timeouts."""
         client: EC2Client = sdk.client("ec2", region, policy, "EC2")
-        return cls(client, Retrier(deadline, client.meta.region_name, policy))
+        retrier = Retrier(
+            deadline, client.meta.region_name, policy, iam_prefix="ec2", service_title="EC2"
+        )
+        return cls(client, retrier)
 
     @property
     def calls(self) -> int:
@@ -133,18 +135,5 @@ class Ec2Gateway:
         self, method: str, params: dict[str, Any], passthrough_codes: tuple[str, ...] = ()
     ) -> Mapping[str, Any]:
         send: Callable[..., Mapping[str, Any]] = getattr(self._client, method)
-        operation = "".join(part.capitalize() for part in method.split("_"))
-        try:
-            return self._retrier.call(operation, lambda: send(**params), passthrough_codes)
-        except AccessDeniedError as error:
-            # the retrier words its reason for Image Builder
-            raise AccessDeniedError(
-                f"access denied to ec2:{operation} in region {self.region}: grant "
-                f"ec2:{operation} on the build's AMIs to the lookup function's role"
-            ) from error
-        except ServiceError as error:
-            if isinstance(error.__cause__, EndpointConnectionError):
-                raise ServiceError(
-                    f"cannot reach EC2 in region {self.region} ({error.__cause__})"
-                ) from error
-            raise
+        operation = sdk.operation_name(method)
+        return self._retrier.call(operation, lambda: send(**params), passthrough_codes)

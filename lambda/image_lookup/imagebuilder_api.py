@@ -145,7 +145,7 @@ class ImageBuilderGateway:
                 if restarts >= MAX_LISTING_RESTARTS or token is None:
                     after_restart = " and a restart of the listing" if restarts else ""
                     raise ServiceError(
-                        f"{_operation(method)} rejected its own page token "
+                        f"{sdk.operation_name(method)} rejected its own page token "
                         f"({error_code(error)}) after {pages} pages{after_restart}"
                     ) from error
                 # The service lets page tokens expire mid-listing: start over once.
@@ -162,7 +162,7 @@ class ImageBuilderGateway:
                 return
             if token in seen_tokens:
                 raise ServiceError(
-                    f"{_operation(method)} returned a page token it had already returned "
+                    f"{sdk.operation_name(method)} returned a page token it had already returned "
                     f"(after {pages} pages); stopped to avoid an endless listing"
                 )
             seen_tokens.add(token)
@@ -173,7 +173,7 @@ class ImageBuilderGateway:
         Older SDK models (boto3 1.34, bundled by some Lambda runtimes) cap it at 25
         where newer ones allow 100; a request outside the model is never sent.
         """
-        model = self._client.meta.service_model.operation_model(_operation(method))
+        model = self._client.meta.service_model.operation_model(sdk.operation_name(method))
         member = model.input_shape.members.get("maxResults") if model.input_shape else None
         limit = member.metadata.get("max", MAX_PAGE_SIZE) if member is not None else MAX_PAGE_SIZE
         return min(MAX_PAGE_SIZE, int(limit))
@@ -182,9 +182,6 @@ class ImageBuilderGateway:
         self, method: str, params: dict[str, Any], passthrough_codes: tuple[str, ...] = ()
     ) -> Mapping[str, Any]:
         send = getattr(self._client, method)
-        return self._retrier.call(_operation(method), lambda: send(**params), passthrough_codes)
-
-
-def _operation(method: str) -> str:
-    """``list_images`` -> ``ListImages`` (the IAM action and API operation name)."""
-    return "".join(part.capitalize() for part in method.split("_"))
+        return self._retrier.call(
+            sdk.operation_name(method), lambda: send(**params), passthrough_codes
+        )

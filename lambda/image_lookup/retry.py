@@ -127,9 +127,14 @@ class Retrier:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
+        iam_prefix: str = "imagebuilder",
+        service_title: str = "EC2 Image Builder",
     ) -> None:
+        """``iam_prefix`` and ``service_title`` name the service in reasons."""
         self._deadline = deadline
         self._region = region
+        self._iam_prefix = iam_prefix
+        self._service_title = service_title
         self.policy = policy
         self._sleep = sleep
         self._jitter = jitter
@@ -181,8 +186,9 @@ class Retrier:
                     raise
                 if code in ACCESS_DENIED_CODES:
                     raise AccessDeniedError(
-                        f"access denied to imagebuilder:{operation} in region {self._region} "
-                        f"({code}): grant imagebuilder:{operation} to the lookup function's role"
+                        f"access denied to {self._iam_prefix}:{operation} in region {self._region} "
+                        f"({code}): grant {self._iam_prefix}:{operation} to the lookup function's "
+                        "role"
                     ) from error
                 if code not in RETRYABLE_CODES and status not in RETRYABLE_STATUS:
                     message = error.response.get("Error", {}).get("Message", "")
@@ -197,7 +203,7 @@ class Retrier:
                 last_failure = one_line(str(error), 200)
                 if connection_failures > self.policy.max_connection_retries:
                     raise ServiceError(
-                        f"cannot reach EC2 Image Builder in region {self._region} "
+                        f"cannot reach {self._service_title} in region {self._region} "
                         f"({last_failure}); check that the service is offered in that region"
                     ) from error
             except (BotoConnectionError, HTTPClientError) as error:

@@ -35,3 +35,8 @@ def client(service: str, region: str | None, policy: RetryPolicy, label: str) ->
         return session().client(service, region_name=region, config=config)  # type: ignore[call-overload]
     except BotoCoreError as error:
         raise ServiceError(f"cannot create an {label} client: {error}") from error
+
+
+def operation_name(method: str) -> str:
+    """``list_images`` -> ``ListImages`` (the API operation and IAM action name)."""
+    return "".join(part.capitalize() for part in method.split("_"))
