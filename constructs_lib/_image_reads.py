@@ -58,16 +58,20 @@ class ImageReadGrants:
         if (action, account, region) in self._granted:
             return
         self._granted.add((action, account, region))
-        images = self._stack.format_arn(
-            service="imagebuilder",
-            region=region,
-            account=account,
-            resource="image",
-            resource_name="*",
-        )
+        images = self.images_arn(account, region)
         self._add_statement(iam.PolicyStatement(actions=[action], resources=[images]))
         self._acknowledge(
             f"Resource::{images}",
             f"{action} is scoped to images of one owner account and region; the image "
             "name is only known at deploy time",
+        )
+
+    def images_arn(self, account: str, region: str | None) -> str:
+        """``arn:<partition>:imagebuilder:<region>:<account>:image/*`` (None: the stack's)."""
+        return self._stack.format_arn(
+            service="imagebuilder",
+            region=region or self._stack_region,
+            account=account,
+            resource="image",
+            resource_name="*",
         )

@@ -209,17 +209,10 @@ class LookupProvider(Construct):
         self._image_reads.grant(BUILD_READ_ACTION, account, region)
         if (BUILD_TAG_ACTIONS[0], account, region) not in self._granted:
             self._granted.add((BUILD_TAG_ACTIONS[0], account, region))
-            image_arns = self._stack.format_arn(
-                service="imagebuilder",
-                region=region,
-                account=account,
-                resource="image",
-                resource_name="*",
-            )
             self.role.add_to_policy(
                 iam.PolicyStatement(
                     actions=list(BUILD_TAG_ACTIONS),
-                    resources=[image_arns],
+                    resources=[self._image_reads.images_arn(account, region)],
                     conditions=only_our_keys,
                 )
             )
