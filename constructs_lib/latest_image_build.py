@@ -111,9 +111,12 @@ class LatestImageBuild(Construct):
             Gates apply on top of the usual rules. Own images: every build of a version is a
             candidate. Other accounts' images: only each version's newest AVAILABLE build
             (the service shows no other); if it fails a gate, the version is skipped.
-        :param protect_pinned_build: tag the pinned build and its AMIs so lifecycle policies
-            built with ``LatestImageBuild.lifecycle_exclusion_rules()`` keep them while a
-            stack pins them. Default ``False``.
+        :param protect_pinned_build: report the pin to the pin registry (``ImageFactory``)
+            of the account that owns the image (``image_account``, default this stack's), in
+            the image's region; the registry tags the build and its AMIs while any stack
+            pins them, so lifecycle policies built with ``lifecycle_exclusion_rules()`` keep
+            them. The stack renews its pins daily; a pin nobody renews ends with the
+            registry's lease. Own and shared images only. Default ``False``.
         :raises ValueError: a literal (non-token) value is invalid; the message names it.
         """
         owner_value = owner.value if isinstance(owner, Enum) else owner
@@ -135,6 +138,8 @@ class LatestImageBuild(Construct):
             protect_pinned_build=protect_pinned_build,
         )
         min_age_seconds = check_min_age(min_age)
+        if protect_pinned_build:
+            protection.check_protection(owner=owner_value, image_account=image_account)
         if owner_value.casefold() in _OWNERS_BY_FOLDED_VALUE:
             # owner strings are case-insensitive: the template carries the API's spelling
             owner_value = _OWNERS_BY_FOLDED_VALUE[owner_value.casefold()]
@@ -182,8 +187,6 @@ class LatestImageBuild(Construct):
                 include_deprecated=include_deprecated,
                 gated=bool(require_tags or exclude_tags or min_age_seconds),
             )
-            if protect_pinned_build:
-                provider.allow_protection(region)
             self._resource = CustomResource(
                 self,
                 "Resource",
@@ -192,6 +195,12 @@ class LatestImageBuild(Construct):
                 properties={key: value for key, value in properties.items() if value is not None},
                 service_timeout=SERVICE_TIMEOUT,
             )
+            if protect_pinned_build:
+                cfn_resource = self._resource.node.default_child
+                assert isinstance(cfn_resource, CfnResource)
+                provider.allow_protection(
+                    cfn_resource, region=region, image_account=image_account
+                )
         self._lookup_properties = properties
         watch_rollouts(self)
 

@@ -5,7 +5,20 @@ from __future__ import annotations
 import weakref
 
 import jsii
-from aws_cdk import Aws, Duration, FeatureFlags, Fn, IStableAnyProducer, Lazy, RemovalPolicy, Stack
+from aws_cdk import (
+    Aws,
+    CfnResource,
+    Duration,
+    FeatureFlags,
+    Fn,
+    IStableAnyProducer,
+    IStableListProducer,
+    Lazy,
+    RemovalPolicy,
+    Stack,
+)
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -17,16 +30,14 @@ from constructs_lib._image_reads import ImageReadGrants
 from constructs_lib.handler_asset import ASSET_STAGING_DISABLED_CONTEXT, staged_handler_asset
 from image_lookup.contract import LIST_IMAGES, ROLLBACK_READS
 from image_lookup.pacing import LOOKUPS_ENV, SPREAD_MIN_LOOKUPS
-from image_lookup.protection import (
-    AMI_READ_ACTION,
-    AMI_TAG_ACTIONS,
-    BUILD_READ_ACTION,
-    BUILD_TAG_ACTIONS,
-    TAG_PREFIX,
-)
+from image_lookup.pins import REGISTRY_NAME, RENEWAL_MARK, RENEWAL_VALUE
+from image_lookup.protection import AMI_READ_ACTION
 
 PROVIDER_ID = "LatestImageBuildProvider"
 HANDLER_TIMEOUT = Duration.minutes(2)
+#: How often a stack renews its protected pins (well inside ``ImageFactory``'s lease).
+RENEWAL_INTERVAL = Duration.days(1)
+LIST_STACK_RESOURCES = "cloudformation:ListStackResources"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 LOG_RETENTION_DAYS = 30  # LOG_RETENTION in days, for a CfnLogGroup
 #: aws-cdk-lib's feature flag under which every Function makes its own
@@ -49,6 +60,7 @@ class LookupProvider(Construct):
         self._stack_account = self._stack.account
         self._stack_region = self._stack.region
         self._granted: set[tuple[str, str, str]] = set()
+        self._protected: list[CfnResource] = []
         #: Lookups served by the handler (one per ``allow_lookup``).
         self.lookups = 0
 
@@ -197,44 +209,63 @@ class LookupProvider(Construct):
             image_account=image_account,
         )
 
-    def allow_protection(self, region: str | None) -> None:
-        """Grant what ``protect_pinned_build`` needs: tag the stack account's builds in
-        ``region`` (None: the stack's) and their AMIs in any region, only with the
-        library's own tag keys (``aws:TagKeys``). (DescribeImages, which finds the AMIs,
-        every handler role has: rollbacks use it too.)"""
-        region = region or self._stack_region
-        account = self._stack_account
-        only_our_keys = {"ForAllValues:StringLike": {"aws:TagKeys": [f"{TAG_PREFIX}*"]}}
-        # release reads the build it untags
-        self._image_reads.grant(BUILD_READ_ACTION, account, region)
-        if (BUILD_TAG_ACTIONS[0], account, region) not in self._granted:
-            self._granted.add((BUILD_TAG_ACTIONS[0], account, region))
+    def allow_protection(
+        self, lookup: CfnResource, *, region: str | None, image_account: str | None
+    ) -> None:
+        """Let ``lookup`` (its custom resource) report its pin to the registry of the
+        image's owner: PutEvents on ``latest-image-build-pins`` in ``image_account``
+        (None: the stack's) and ``region`` (None: the stack's), and renew it daily.
+
+        The handler tags nothing: the registry (``ImageFactory``) does, in its account.
+        """
+        bus_arn = self._stack.format_arn(
+            service="events",
+            region=region or self._stack_region,
+            account=image_account or self._stack_account,
+            resource="event-bus",
+            resource_name=REGISTRY_NAME,
+        )
+        if ("events:PutEvents", bus_arn, "") not in self._granted:
+            self._granted.add(("events:PutEvents", bus_arn, ""))
             self.role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=list(BUILD_TAG_ACTIONS),
-                    resources=[self._image_reads.images_arn(account, region)],
-                    conditions=only_our_keys,
-                )
+                iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus_arn])
             )
-        if (AMI_TAG_ACTIONS[0], "", "*") in self._granted:
-            return
-        self._granted.add((AMI_TAG_ACTIONS[0], "", "*"))
-        # An AMI's ARN has no account; the build's regions are known only at deploy.
-        ami_arns = self._stack.format_arn(
-            service="ec2", region="*", account="", resource="image", resource_name="*"
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=list(AMI_TAG_ACTIONS), resources=[ami_arns], conditions=only_our_keys
+        if not self._protected:
+            # the daily renewal reads which build each protected lookup pins now
+            self.role.add_to_policy(
+                iam.PolicyStatement(actions=[LIST_STACK_RESOURCES], resources=[Aws.STACK_ID])
             )
-        )
-        acknowledge_role_finding(
-            self.role,
-            IAM5,
-            f"Resource::{ami_arns}",
-            "protect_pinned_build tags the pinned build's AMIs (only the library's own tag "
-            "keys) in the regions it was distributed to, known only at deploy time",
-        )
+            events.Rule(
+                self,
+                "PinRenewal",
+                description="Daily: renews the leases of this stack's protected pins",
+                schedule=events.Schedule.rate(RENEWAL_INTERVAL),
+                targets=[
+                    targets.LambdaFunction(
+                        self.handler,
+                        event=events.RuleTargetInput.from_object(
+                            {
+                                RENEWAL_MARK: RENEWAL_VALUE,
+                                "stackId": Aws.STACK_ID,
+                                "lookups": Lazy.list(_ProtectedLookups(self._protected)),
+                            }
+                        ),
+                        retry_attempts=4,
+                    )
+                ],
+            )
+        self._protected.append(lookup)
+
+
+@jsii.implements(IStableListProducer)
+class _ProtectedLookups:
+    """The logical ids of the stack's protected lookups, known once every construct exists."""
+
+    def __init__(self, lookups: list[CfnResource]) -> None:
+        self._lookups = lookups
+
+    def produce(self) -> list[str]:
+        return [lookup.logical_id for lookup in self._lookups]
 
 
 @jsii.implements(IStableAnyProducer)

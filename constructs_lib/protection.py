@@ -1,20 +1,48 @@
-"""Lifecycle policy exclusion rules that keep every build a ``LatestImageBuild`` protects.
+"""Lifecycle policy exclusion rules that keep every build a ``LatestImageBuild`` protects,
+and the synth-time rule of which lookups can be protected.
 
-A lookup with ``protect_pinned_build=True`` tags its pinned build and the build's AMIs
-with ``latest-image-build:protected`` = ``true`` (``image_lookup.protection``), whichever
-stack pins it; one lifecycle policy excluding that tag serves the whole account.
+A lookup with ``protect_pinned_build=True`` reports its pin to the pin registry
+(``ImageFactory``) of the account that owns the image; the registry tags the build
+and its AMIs with ``latest-image-build:protected`` = ``true`` while any stack holds
+it (``image_lookup.pins``); one lifecycle policy excluding that tag serves the
+whole factory account.
 """
 
 from __future__ import annotations
 
 from aws_cdk import aws_imagebuilder as imagebuilder
 
+from image_lookup.contract import ImageOwner
 from image_lookup.errors import InvalidInputError, show_value
 from image_lookup.protection import PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE
 
 #: ``CfnLifecyclePolicy.resource_type`` values (the resource schema's enum).
 AMI_IMAGE = "AMI_IMAGE"
 CONTAINER_IMAGE = "CONTAINER_IMAGE"
+
+
+#: Owners whose images belong to no account of the user's: no registry can keep them.
+_NOT_YOURS = frozenset(
+    owner.value.casefold()
+    for owner in (ImageOwner.AMAZON, ImageOwner.THIRD_PARTY, ImageOwner.AWS_MARKETPLACE)
+)
+
+
+def check_protection(*, owner: str, image_account: str | None) -> None:
+    """Raise InvalidInputError when ``protect_pinned_build`` cannot work for this lookup.
+
+    ``owner`` is the API string (or a token); a token passes (checked at deploy).
+    """
+    if owner.casefold() in _NOT_YOURS:
+        raise InvalidInputError(
+            f"protect_pinned_build=True with owner={owner!r}: only the account that owns an "
+            "image can keep it from lifecycle policies; protect your own or shared images"
+        )
+    if owner.casefold() == ImageOwner.SHARED.value.casefold() and not image_account:
+        raise InvalidInputError(
+            "protect_pinned_build=True with owner='Shared' needs image_account=<the image "
+            "factory's account>: the pin is reported to that account's ImageFactory"
+        )
 
 
 def protected_tags() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""CloudFormation, EC2, SSM and EventBridge on 127.0.0.1: moto in server mode, in this process.
+"""The AWS services around the lookup on 127.0.0.1: moto in server mode, in this process.
 
 moto (PyPI ``moto[server]``) is a widely used implementation of these APIs; its
 server mode speaks each service's real wire protocol, so real boto3 (and any
@@ -19,7 +19,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
 #: The services these tests point at moto (``AWS_ENDPOINT_URL_<NAME>``).
-SERVICES = ("CLOUDFORMATION", "EC2", "SSM", "EVENTBRIDGE", "STS")
+SERVICES = ("CLOUDFORMATION", "EC2", "SSM", "EVENTBRIDGE", "STS", "DYNAMODB", "SQS", "ORGANIZATIONS", "IAM")
 
 
 class MotoServices:

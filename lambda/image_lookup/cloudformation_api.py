@@ -1,8 +1,9 @@
-"""The handler's only CloudFormation reads: the stack's status and its events.
+"""The handler's only CloudFormation reads: the stack's status, events and lookups.
 
-They tell a rollback from an ordinary update, and which build the stack had
-before the update that failed. Both are read from the stack the event names
-(its StackId), which is all the function's role may read.
+Status and events tell a rollback from an ordinary update, and which build the
+stack had before the update that failed; the stack's lookups are what a pin
+renewal reports. All are read from the stack the event names (its StackId),
+which is all the function's role may read.
 """
 
 from __future__ import annotations
@@ -67,6 +68,21 @@ class CloudFormationGateway:
             page = self._client.describe_stack_events(**params)
             for item in page.get("StackEvents") or []:
                 yield _event(item)
+            token = page.get("NextToken")
+            if not token:
+                return
+            params["NextToken"] = token
+
+
+    def resources_of_type(self, stack_id: str, resource_type: str) -> Iterator[tuple[str, str]]:
+        """(logical id, physical id) of every resource of ``resource_type`` (ListStackResources)."""
+        params: dict[str, Any] = {"StackName": stack_id}
+        while True:
+            self.calls += 1
+            page = self._client.list_stack_resources(**params)
+            for item in page.get("StackResourceSummaries") or []:
+                if item.get("ResourceType") == resource_type:
+                    yield str(item.get("LogicalResourceId") or ""), str(item.get("PhysicalResourceId") or "")
             token = page.get("NextToken")
             if not token:
                 return

@@ -2,11 +2,12 @@
 
 A thin dispatcher: Create and Update resolve the image, except that an Update
 during a rollback answers with the build the stack had before (``rollback``).
-With ``ProtectPinnedBuild`` the pinned build is tagged, and Delete (the stack's, or
-CloudFormation's cleanup of a replaced pin) removes this lookup's tags
-(``protection_runner``); otherwise Delete does nothing. It returns
-``{"PhysicalResourceId", "Data"}`` and raises on failure; the exception's text
-becomes the stack event's reason.
+With ``ProtectPinnedBuild`` the lookup reports its pin to the build owner's pin
+registry (``pin_reports``): Create and Update acquire, Delete (the stack's, or
+CloudFormation's cleanup of a replaced pin) releases; otherwise Delete does
+nothing. It returns ``{"PhysicalResourceId", "Data"}`` and raises on failure;
+the exception's text becomes the stack event's reason. The stack's daily
+renewal rule invokes it too, with its own input (``pins.RENEWAL_MARK``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from image_lookup.contract import Attribute
+from image_lookup import pin_reports
 from image_lookup.deadline import Deadline
-from image_lookup.errors import InvalidInputError, show_value
+from image_lookup.errors import ImageLookupError, InvalidInputError, show_value
 from image_lookup.lookup_runner import lookup_image
+from image_lookup.pins import RENEWAL_MARK, RENEWAL_VALUE, Holder
 from image_lookup.properties import ignored_properties, parse_properties
 from image_lookup.protection import protection_requested
-from image_lookup.protection_runner import protect_for_event, release_for_event
 from image_lookup.retry import stack_retry_policy
 from image_lookup.rollback import rollback_answer
 
@@ -31,6 +33,9 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     request_type = event.get("RequestType") if isinstance(event, Mapping) else None
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     deadline = Deadline(remaining_ms if callable(remaining_ms) else None)
+    if request_type is None and isinstance(event, Mapping):
+        if event.get(RENEWAL_MARK) == RENEWAL_VALUE:
+            return pin_reports.renew(event, deadline)
     if request_type == "Delete":
         return _delete(event, deadline)
     if request_type not in ("Create", "Update"):
@@ -42,19 +47,34 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
             event, deadline, deploy_region=deploy_region, account_id=account_id
         )
         if restored is not None:
-            if protection_requested(event.get("ResourceProperties")):
-                # still tagged until cleanup; re-tagging is best effort and never fails
-                protect_for_event(event, restored["PhysicalResourceId"], deadline, best_effort=True)
+            holder = _holder(event, "ResourceProperties")
+            if holder is not None:
+                # the registry still holds it until cleanup; reporting is best effort here
+                pin = holder.pin(str(restored["PhysicalResourceId"]))
+                pin_reports.acquire(pin, deadline, best_effort=True)
             return restored
     return _resolve(event, str(request_type), deadline, deploy_region, account_id)
 
 
 def _delete(event: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
-    """No lookup; with protection, this lookup's tags come off. Never fails."""
+    """No lookup; with protection, this lookup's pin is released. Never fails."""
     physical_id = event.get("PhysicalResourceId")
-    if physical_id and protection_requested(event.get("ResourceProperties")):
-        release_for_event(event, str(physical_id), deadline)
+    holder = _holder(event, "ResourceProperties")
+    if physical_id and holder is not None:
+        pin_reports.release(holder.pin(str(physical_id)), deadline)
     return {"PhysicalResourceId": physical_id} if physical_id else {}
+
+
+def _holder(event: Mapping[str, Any], properties_key: str) -> Holder | None:
+    """Who pins, when the event's ``properties_key`` properties ask for protection; None
+    otherwise, or when the event names no stack (logged: never raises)."""
+    if not protection_requested(event.get(properties_key)):
+        return None
+    try:
+        return Holder.from_event(event)
+    except ImageLookupError as error:
+        pin_reports.LOGGER.info(error.reason)
+        return None
 
 
 def _resolve(
@@ -67,6 +87,8 @@ def _resolve(
     """Create, or an ordinary Update: resolve the lookup, then protect (or release) its pin."""
     properties = event.get("ResourceProperties") or {}
     request = parse_properties(properties)
+    # who pins, read once from the event; a protected lookup needs it before any call
+    holder = Holder.from_event(event) if request.protect else None
     data = lookup_image(
         request,
         deadline,
@@ -83,11 +105,13 @@ def _resolve(
     )
     # the build ARN is the physical id, so Ref gives it and the console shows it
     pinned = data[Attribute.IMAGE_BUILD_VERSION_ARN]
-    if request.protect:
-        protect_for_event(event, pinned, deadline)
-    elif request_type == "Update" and protection_requested(event.get("OldResourceProperties")):
-        # protection was switched off: the pin this lookup had lets go now
-        release_for_event(event, str(event.get("PhysicalResourceId") or ""), deadline)
+    if holder is not None:
+        pin_reports.acquire(holder.pin(pinned), deadline)
+    elif request_type == "Update":
+        previous = _holder(event, "OldResourceProperties")
+        if previous is not None and event.get("PhysicalResourceId"):
+            # protection was switched off: the pin this lookup had lets go now
+            pin_reports.release(previous.pin(str(event["PhysicalResourceId"])), deadline)
     return {"PhysicalResourceId": pinned, "Data": data}
 
 

@@ -1,0 +1,155 @@
+"""Report a protected lookup's pin to its registry: acquire, release, and the daily renewal.
+
+The rules are in ``pins``; the registry (``pin_registry``, the ``ImageFactory``'s
+function) records holders and keeps the marker tag. A lookup only sends reports,
+so a failed protect leaves nothing behind: either the registry has the report or
+the deploy fails. One structured log line per report.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from image_lookup.cloudformation_api import CloudFormationGateway
+from image_lookup.deadline import Deadline
+from image_lookup.errors import ImageLookupError, InvalidInputError, one_line, show_value
+from image_lookup.pins import (
+    ACQUIRE,
+    MAX_ENTRIES_PER_CALL,
+    RELEASE,
+    RENEW,
+    Holder,
+    Pin,
+    pin_event_entry,
+)
+from image_lookup.registry_api import RegistryGateway
+from image_lookup.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+
+LOGGER = logging.getLogger("image_lookup")
+LOGGER.setLevel(logging.INFO)
+#: The custom resource type whose physical ids are the pinned builds.
+RESOURCE_TYPE = "Custom::LatestImageBuild"
+
+
+def acquire(
+    pin: Pin,
+    deadline: Deadline,
+    *,
+    best_effort: bool = False,
+    retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+) -> dict[str, Any]:
+    """Tell the build's registry that ``pin.holder`` pins it.
+
+    Raises an ImageLookupError with a one-line reason (the deploy fails, and
+    nothing was recorded); with ``best_effort`` (a rollback) it only logs it.
+    """
+    return _report(ACQUIRE, pin, deadline, retry_policy, raise_failure=not best_effort)
+
+
+def release(
+    pin: Pin, deadline: Deadline, *, retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY
+) -> dict[str, Any]:
+    """Tell the build's registry that ``pin.holder`` lets go. Never raises (Delete never
+    fails): a report that cannot be sent is logged, and the holder's lease runs out."""
+    return _report(RELEASE, pin, deadline, retry_policy, raise_failure=False)
+
+
+def _report(
+    action: str, pin: Pin, deadline: Deadline, policy: RetryPolicy, *, raise_failure: bool
+) -> dict[str, Any]:
+    started = time.monotonic()
+    record: dict[str, Any] = {
+        "message": "pin protection",
+        "action": action,
+        "build": pin.build_arn,
+        "stack": pin.holder.stack_name,
+        "logical_id": pin.holder.logical_id,
+    }
+    gateway: RegistryGateway | None = None
+    try:
+        bus = pin.registry_bus_arn
+        record["registry"] = bus
+        gateway = RegistryGateway.for_region(bus.split(":")[3], deadline, policy)
+        gateway.send([pin_event_entry(action, pin.holder.stack_id, [pin], bus)])
+        record["outcome"] = "reported"
+    except ImageLookupError as error:
+        record.update(outcome="failed", reason=error.reason)
+        if raise_failure:
+            _log(record, started, gateway)
+            raise
+    except Exception as error:
+        LOGGER.exception("unexpected failure")
+        record.update(outcome="failed", reason=one_line(f"{type(error).__name__}: {error}"))
+        if raise_failure:
+            _log(record, started, gateway)
+            raise
+    return _log(record, started, gateway)
+
+
+def renew(
+    event: Mapping[str, Any],
+    deadline: Deadline,
+    *,
+    retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+) -> dict[str, Any]:
+    """The daily renewal: report every protected pin of the stack to its registry.
+
+    ``event`` is the renewal rule's input: ``{"latest-image-build": "renew-pins",
+    "stackId": ..., "lookups": [logical ids of protected lookups]}``. The builds are
+    the lookups' physical ids, read from the stack (ListStackResources), so the
+    report says what the stack pins now; a registry drops this stack's holders
+    that the report no longer names. Raises on failure (the rule retries it).
+    """
+    stack_id = str(event.get("stackId") or "")
+    lookups = event.get("lookups")
+    if not isinstance(lookups, list) or not all(isinstance(item, str) for item in lookups):
+        raise InvalidInputError(f"renewal without a list of lookups: {show_value(lookups)}")
+    Holder(stack_id, "-").check()
+    started = time.monotonic()
+    stack = CloudFormationGateway.for_stack(stack_id.split(":")[3], deadline)
+    pins = [
+        Holder(stack_id, logical_id).pin(build)
+        for logical_id, build in stack.resources_of_type(stack_id, RESOURCE_TYPE)
+        if logical_id in set(lookups) and build.startswith("arn:")
+    ]
+    by_bus = _by_registry(pins)
+    calls = 0
+    for bus, bus_pins in sorted(by_bus.items()):
+        gateway = RegistryGateway.for_region(bus.split(":")[3], deadline, retry_policy)
+        gateway.send([pin_event_entry(RENEW, stack_id, bus_pins, bus)][:MAX_ENTRIES_PER_CALL])
+        calls += gateway.calls
+    line = {
+        "message": "pin protection",
+        "action": RENEW,
+        "stack": Holder(stack_id, "-").stack_name,
+        "pins": len(pins),
+        "registries": sorted(by_bus),
+        "calls": calls + stack.calls,
+        "milliseconds": round((time.monotonic() - started) * 1000),
+    }
+    LOGGER.info(json.dumps(line))
+    return line
+
+
+def _by_registry(pins: Iterable[Pin]) -> dict[str, list[Pin]]:
+    grouped: dict[str, list[Pin]] = {}
+    for pin in pins:
+        try:
+            grouped.setdefault(pin.registry_bus_arn, []).append(pin)
+        except InvalidInputError:
+            continue  # a build no registry keeps (it was never protected)
+    return grouped
+
+
+def _log(record: dict[str, Any], started: float, gateway: RegistryGateway | None) -> dict[str, Any]:
+    line = {
+        **record,
+        "calls": gateway.calls if gateway else 0,
+        "milliseconds": round((time.monotonic() - started) * 1000),
+    }
+    LOGGER.info(json.dumps(line, default=str))
+    return line
