@@ -22,6 +22,8 @@ from aws_cdk import aws_imagebuilder as imagebuilder
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+from pin_registry.handler import LEASE_ENV, TABLE_ENV
+from pin_registry.store_api import BUILD_KEY, HOLDER_KEY
 
 from constructs_lib import protection
 from constructs_lib._compliance import IAM5, acknowledge_finding
@@ -35,8 +37,6 @@ from image_lookup.protection import (
     BUILD_TAG_ACTIONS,
     TAG_PREFIX,
 )
-from pin_registry.handler import LEASE_ENV, TABLE_ENV
-from pin_registry.store_api import BUILD_KEY, HOLDER_KEY
 
 #: AWS Organizations ids: ``o-`` and 10 to 32 lowercase letters or digits
 #: (Organizations API reference, Organization.Id).
@@ -129,7 +129,10 @@ class ImageFactory(Construct):
             description="Records LatestImageBuild pins and keeps the protection tag",
         )
         log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "Logs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         builds = stack.format_arn(service="imagebuilder", resource="image", resource_name="*")
         ami_arns = [
@@ -159,7 +162,9 @@ class ImageFactory(Construct):
                     conditions=ONLY_LIBRARY_TAG_KEYS,
                 ),
                 iam.PolicyStatement(
-                    actions=list(AMI_TAG_ACTIONS), resources=ami_arns, conditions=ONLY_LIBRARY_TAG_KEYS
+                    actions=list(AMI_TAG_ACTIONS),
+                    resources=ami_arns,
+                    conditions=ONLY_LIBRARY_TAG_KEYS,
                 ),
                 # DescribeImages (AMIs of a build that is gone) has no resource type
                 iam.PolicyStatement(actions=[AMI_READ_ACTION], resources=["*"]),

@@ -16,8 +16,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from image_lookup.contract import Attribute
 from image_lookup import pin_reports
+from image_lookup.contract import Attribute
 from image_lookup.deadline import Deadline
 from image_lookup.errors import ImageLookupError, InvalidInputError, show_value
 from image_lookup.lookup_runner import lookup_image
@@ -33,9 +33,8 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     request_type = event.get("RequestType") if isinstance(event, Mapping) else None
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     deadline = Deadline(remaining_ms if callable(remaining_ms) else None)
-    if request_type is None and isinstance(event, Mapping):
-        if event.get(RENEWAL_MARK) == RENEWAL_VALUE:
-            return pin_reports.renew(event, deadline)
+    if isinstance(event, Mapping) and event.get(RENEWAL_MARK) == RENEWAL_VALUE:
+        return pin_reports.renew(event, deadline)
     if request_type == "Delete":
         return _delete(event, deadline)
     if request_type not in ("Create", "Update"):

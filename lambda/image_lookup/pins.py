@@ -122,7 +122,9 @@ def registry_bus_arn(build_arn: str) -> str:
     return f"arn:{partition}:events:{region}:{account}:event-bus/{REGISTRY_NAME}"
 
 
-def pin_event_entry(action: str, stack_id: str, pins: Iterable[Pin], bus_arn: str) -> dict[str, Any]:
+def pin_event_entry(
+    action: str, stack_id: str, pins: Iterable[Pin], bus_arn: str
+) -> dict[str, Any]:
     """One PutEvents entry reporting ``action`` for ``pins`` of one stack to ``bus_arn``."""
     if action not in ACTIONS:
         raise ValueError(f"unknown pin action {action!r}")
@@ -175,7 +177,7 @@ def parse_pin_event(event: Mapping[str, Any]) -> PinReport:
     pins = []
     for item in raw_pins:
         if not isinstance(item, Mapping):
-            raise InvalidInputError(f"pin report with a pin that is not an object: {show_value(item)}")
+            raise InvalidInputError(f"pin report with a pin that is no object: {show_value(item)}")
         holder = Holder(stack_id, str(item.get("logicalId") or ""))
         holder.check()
         build = str(item.get("build") or "")

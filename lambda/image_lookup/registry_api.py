@@ -35,7 +35,9 @@ class RegistryGateway:
     ) -> RegistryGateway:
         """A gateway with its own client: one SDK attempt per call, bounded timeouts."""
         client = sdk.client("events", region, policy, "EventBridge")
-        retrier = Retrier(deadline, region, policy, iam_prefix="events", service_title="EventBridge")
+        retrier = Retrier(
+            deadline, region, policy, iam_prefix="events", service_title="EventBridge"
+        )
         return cls(client, retrier)
 
     @property
@@ -54,11 +56,7 @@ class RegistryGateway:
         while pending:
             bus = str(pending[0].get("EventBusName", ""))
             try:
-                answer = self._retrier.call(
-                    "PutEvents",
-                    lambda: self._client.put_events(Entries=pending),
-                    (BUS_MISSING_CODE,),
-                )
+                answer = self._put(pending)
             except ClientError as error:
                 raise ServiceError(no_registry_reason(bus)) from error
             results = answer.get("Entries") or []
@@ -76,6 +74,12 @@ class RegistryGateway:
                     f"{result.get('ErrorCode')}: {result.get('ErrorMessage')}"
                 )
             pending = [entry for entry, _ in failed]
+
+
+    def _put(self, entries: list[dict[str, Any]]) -> Mapping[str, Any]:
+        return self._retrier.call(
+            "PutEvents", lambda: self._client.put_events(Entries=entries), (BUS_MISSING_CODE,)
+        )
 
 
 def no_registry_reason(bus_arn: str) -> str:

@@ -47,7 +47,10 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     )
     line: dict[str, Any] = {"message": "pin registry"}
     try:
-        if event.get("source") == SCHEDULE_SOURCE and event.get("detail-type") == SCHEDULE_DETAIL_TYPE:
+        if (
+            event.get("source") == SCHEDULE_SOURCE
+            and event.get("detail-type") == SCHEDULE_DETAIL_TYPE
+        ):
             line.update(action="sweep", **registry.sweep())
         elif event.get("source") == PIN_EVENT_SOURCE:
             try:

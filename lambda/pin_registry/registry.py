@@ -83,9 +83,7 @@ class Registry:
     def acquire(self, pin: Pin) -> str:
         """Record the holder (or extend its lease) and mark the build."""
         now = self._clock()
-        added = self._store.put(
-            pin, expires_at=int(now) + self._lease_seconds, now=_timestamp(now)
-        )
+        added = self._store.put(pin, expires_at=int(now) + self._lease_seconds, now=_timestamp(now))
         try:
             build = self._marker.build(pin.build_arn)
             if build is None:

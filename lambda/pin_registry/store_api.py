@@ -75,7 +75,7 @@ class PinStore:
         return self._retrier.calls
 
     def put(self, pin: Pin, *, expires_at: int, now: str) -> bool:
-        """Record ``pin`` with a lease until ``expires_at``; True when it was not recorded before."""
+        """Record ``pin`` with a lease until ``expires_at``; True when it is a new holder."""
         holder = pin.holder
         answer = self._call(
             "update_item",

@@ -16,14 +16,22 @@ from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint_file
 
 from constructs_lib import LatestImageBuild
+from constructs_lib.image_factory import ImageFactory
 from tests.support.synth import cdk_json_context
 
 pytestmark = pytest.mark.synth
 
 ACCOUNT = "111122223333"
+FACTORY = "444455556666"
 TAGGING = ("imagebuilder:TagResource", "imagebuilder:UntagResource")
-AMI_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags", "ec2:DescribeImages")
-OUR_KEYS_ONLY = {"ForAllValues:StringLike": {"aws:TagKeys": ["latest-image-build:*"]}}
+AMI_TAGGING = ("ec2:CreateTags", "ec2:DeleteTags")
+#: Only the library's keys, and at least one key: ``ForAllValues`` alone is true for a
+#: request without tags (IAM User Guide, "Single-valued vs. multivalued context keys"),
+#: and DeleteTags without ``Tags`` deletes every tag (EC2 API reference, DeleteTags).
+OUR_KEYS_ONLY = {
+    "ForAllValues:StringLike": {"aws:TagKeys": ["latest-image-build:*"]},
+    "Null": {"aws:TagKeys": "false"},
+}
 
 
 def flatten(value: Any) -> str:
@@ -51,7 +59,7 @@ def grants(stack: cdk.Stack) -> set[tuple[str, str, str]]:
     return found
 
 
-def stack_of(*protected: bool, region: str | None = None) -> cdk.Stack:
+def stack_of(*protected: bool, **props: Any) -> cdk.Stack:
     stack = cdk.Stack(
         cdk.App(), "Lookups", env=cdk.Environment(account=ACCOUNT, region="eu-west-1")
     )
@@ -61,43 +69,153 @@ def stack_of(*protected: bool, region: str | None = None) -> cdk.Stack:
             f"Lookup{index}",
             image_name=f"golden-{index}",
             protect_pinned_build=protect,
-            region=region,
+            **props,
         )
     return stack
 
 
-def test_no_tagging_rights_without_protection() -> None:
-    actions = {action for action, _, _ in grants(stack_of(False, False))}
-    # ec2:DescribeImages stays: a rollback to a deleted build finds its AMI by tag
-    assert not actions & ({*TAGGING, *AMI_ACTIONS} - {"ec2:DescribeImages"})
+def renewal_inputs(stack: cdk.Stack) -> list[Any]:
+    rules = Template.from_stack(stack).find_resources("AWS::Events::Rule")
+    return [
+        target["Input"]
+        for rule in rules.values()
+        for target in rule["Properties"].get("Targets", [])
+        if "renew-pins" in json.dumps(target.get("Input"))
+    ]
 
 
-def test_protection_grants_tagging_of_own_builds_and_amis_with_our_keys_only() -> None:
+def test_no_protection_no_reports_and_no_renewal() -> None:
+    stack = stack_of(False, False)
+    actions = {action for action, _, _ in grants(stack)}
+    assert not actions & {*TAGGING, *AMI_TAGGING, "events:PutEvents"}
+    assert "cloudformation:ListStackResources" not in actions
+    assert renewal_inputs(stack) == []
+
+
+def test_a_protected_lookup_may_only_report_to_its_registry_and_tags_nothing() -> None:
     found = grants(stack_of(False, True, True))
-    builds = f"arn:<AWS::Partition>:imagebuilder:eu-west-1:{ACCOUNT}:image/*"
-    amis = "arn:<AWS::Partition>:ec2:*::image/*"
-    condition = json.dumps(OUR_KEYS_ONLY, sort_keys=True)
-    protection = {g for g in found if g[0] in (*TAGGING, *AMI_ACTIONS)}
-    assert protection == {
-        ("imagebuilder:TagResource", builds, condition),
-        ("imagebuilder:UntagResource", builds, condition),
-        ("ec2:CreateTags", amis, condition),
-        ("ec2:DeleteTags", amis, condition),
-        # DescribeImages has no resource type (Service Authorization Reference, EC2)
-        ("ec2:DescribeImages", "*", "null"),
+    bus = f"arn:<AWS::Partition>:events:eu-west-1:{ACCOUNT}:event-bus/latest-image-build-pins"
+    assert {g for g in found if g[0] == "events:PutEvents"} == {("events:PutEvents", bus, "null")}
+    assert ("cloudformation:ListStackResources", "<AWS::StackId>", "null") in found
+    # the registry tags, in the image owner's account; the lookup's role cannot
+    assert not {a for a, _, _ in found} & {*TAGGING, *AMI_TAGGING}
+
+
+def test_a_shared_image_reports_to_the_factorys_registry_in_the_images_region() -> None:
+    found = grants(stack_of(True, owner="Shared", image_account=FACTORY, region="us-west-2"))
+    bus = f"arn:<AWS::Partition>:events:us-west-2:{FACTORY}:event-bus/latest-image-build-pins"
+    assert {r for a, r, _ in found if a == "events:PutEvents"} == {bus}
+
+
+def test_the_daily_renewal_names_exactly_the_protected_lookups() -> None:
+    stack = stack_of(True, False, True)
+    (renewal,) = renewal_inputs(stack)
+    text = flatten(renewal)
+    payload = json.loads(text.replace("<AWS::StackId>", "STACK"))
+    logical_ids = [
+        stack.resolve(stack.node.find_child(f"Lookup{n}").resource.node.default_child.logical_id)  # type: ignore[attr-defined]
+        for n in (0, 2)
+    ]
+    assert payload == {
+        "latest-image-build": "renew-pins",
+        "stackId": "STACK",
+        "lookups": logical_ids,
     }
-    # release reads the build (GetImage) it tags
-    assert ("imagebuilder:GetImage", builds, "null") in found
 
 
-def test_protection_of_an_image_in_another_region_tags_builds_there() -> None:
-    found = grants(stack_of(True, region="us-west-2"))
-    builds = f"arn:<AWS::Partition>:imagebuilder:us-west-2:{ACCOUNT}:image/*"
-    assert {(a, r) for a, r, _ in found if a in TAGGING} == {(a, builds) for a in TAGGING}
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"owner": "Amazon"}, "only the account that owns an image can keep it"),
+        ({"owner": "AWSMarketplace", "image_account": FACTORY}, "owner='AWSMarketplace'"),
+        ({"owner": "Shared"}, "needs image_account=<the image factory's account>"),
+    ],
+)
+def test_protection_that_cannot_work_fails_at_synth_and_leaves_nothing(
+    props: dict[str, Any], message: str
+) -> None:
+    stack = cdk.Stack(
+        cdk.App(), "Lookups", env=cdk.Environment(account=ACCOUNT, region="eu-west-1")
+    )
+    with pytest.raises(ValueError, match=message):
+        LatestImageBuild(stack, "Golden", image_name="golden", protect_pinned_build=True, **props)
+    assert stack.node.try_find_child("Golden") is None
+
+
+def factory_stack(**props: Any) -> cdk.Stack:
+    stack = cdk.Stack(
+        cdk.App(), "Factory", env=cdk.Environment(account=FACTORY, region="us-east-1")
+    )
+    ImageFactory(stack, "Factory", organization_id="o-a1b2c3d4e5", **props)
+    return stack
+
+
+def test_the_factorys_bus_takes_pin_reports_from_the_organization_only() -> None:
+    (policy,) = (
+        Template.from_stack(factory_stack()).find_resources("AWS::Events::EventBusPolicy").values()
+    )
+    statement = policy["Properties"]["Statement"]
+    assert statement["Action"] == "events:PutEvents" and statement["Principal"] == {"AWS": "*"}
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "aws:PrincipalOrgID": "o-a1b2c3d4e5",
+            "events:source": "latest-image-build.pins",
+        }
+    }
+
+
+def test_every_tag_statement_of_the_registry_names_our_keys_and_needs_one() -> None:
+    found = grants(factory_stack(distribution_regions=["us-east-1", "eu-west-1"]))
+    condition = json.dumps(OUR_KEYS_ONLY, sort_keys=True)
+    builds = f"arn:<AWS::Partition>:imagebuilder:us-east-1:{FACTORY}:image/*"
+    assert {g for g in found if g[0] in (*TAGGING, *AMI_TAGGING)} == {
+        *((action, builds, condition) for action in TAGGING),
+        *(
+            (action, f"arn:<AWS::Partition>:ec2:{region}::image/*", condition)
+            for action in AMI_TAGGING
+            for region in ("us-east-1", "eu-west-1")
+        ),
+    }
+
+
+def test_without_distribution_regions_the_registry_tags_its_amis_in_any_region() -> None:
+    found = grants(factory_stack())
+    assert {r for a, r, _ in found if a == "ec2:CreateTags"} == {
+        "arn:<AWS::Partition>:ec2:*::image/*"
+    }
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"organization_id": "r-a1b2"}, "organization_id 'r-a1b2' is not an AWS Organizations id"),
+        (
+            {"organization_id": "o-a1b2c3d4e5", "distribution_regions": ["eu-west-1", "Europe"]},
+            "distribution_regions holds 'Europe'",
+        ),
+        (
+            {"organization_id": "o-a1b2c3d4e5", "distribution_regions": "eu-west-1"},
+            "must be a non-empty list",
+        ),
+        (
+            {"organization_id": "o-a1b2c3d4e5", "holder_lease": cdk.Duration.hours(12)},
+            "holder_lease 12 hours is too short",
+        ),
+    ],
+)
+def test_bad_factory_props_fail_in_one_line_and_leave_nothing(
+    props: dict[str, Any], message: str
+) -> None:
+    stack = cdk.Stack(cdk.App(), "Factory")
+    with pytest.raises(ValueError, match=message) as failure:
+        ImageFactory(stack, "Factory", **props)
+    assert "\n" not in str(failure.value)
+    assert stack.node.try_find_child("Factory") is None
 
 
 def lifecycle_stack(app: cdk.App) -> cdk.Stack:
     stack = cdk.Stack(app, "Lifecycle", env=cdk.Environment(account=ACCOUNT, region="us-east-1"))
+    ImageFactory(stack, "Factory", organization_id="o-a1b2c3d4e5")
     LatestImageBuild(stack, "Golden", image_name="golden-al2023", protect_pinned_build=True)
     role = iam.Role(
         stack, "LifecycleRole", assumed_by=iam.ServicePrincipal("imagebuilder.amazonaws.com")
@@ -113,7 +231,7 @@ def lifecycle_stack(app: cdk.App) -> cdk.Stack:
                 imagebuilder.CfnLifecyclePolicy.PolicyDetailProperty(
                     action=imagebuilder.CfnLifecyclePolicy.ActionProperty(type="DELETE"),
                     filter=imagebuilder.CfnLifecyclePolicy.FilterProperty(type="COUNT", value=5),
-                    exclusion_rules=LatestImageBuild.lifecycle_exclusion_rules(resource_type),
+                    exclusion_rules=ImageFactory.lifecycle_exclusion_rules(resource_type),
                 )
             ],
             resource_selection=imagebuilder.CfnLifecyclePolicy.ResourceSelectionProperty(
@@ -137,6 +255,7 @@ def test_exclusion_rules_keep_protected_builds_and_amis(tmp_path: Path) -> None:
     marker = {"latest-image-build:protected": "true"}
     assert policies["AMI_IMAGE"]["ExclusionRules"] == {"TagMap": marker, "Amis": {"TagMap": marker}}
     assert policies["CONTAINER_IMAGE"]["ExclusionRules"] == {"TagMap": marker}
+    assert LatestImageBuild.lifecycle_exclusion_rules() == ImageFactory.lifecycle_exclusion_rules()
     # the AWS::ImageBuilder::LifecyclePolicy resource schema (as cfn-lint ships it) accepts it
     matches = lint_file(Path(stack.template_full_path), config=ManualArgs(regions=["us-east-1"]))
     assert [str(match) for match in matches] == []

@@ -1,15 +1,16 @@
-"""protect_pinned_build: tags on the build (local Image Builder) and its AMIs (moto's EC2).
+"""protect_pinned_build: lookups report pins; the image owner's registry keeps one marker tag.
 
-Real boto3 talks to both: the local Image Builder checks every request against
-botocore's model (TagResource is ``POST /tags/{resourceArn}``, UntagResource
-``DELETE /tags/{resourceArn}?tagKeys=...``), and moto (server mode) implements
-EC2's RegisterImage, CreateTags, DeleteTags and DescribeImages.
+Everything runs on real boto3 against real implementations: moto in server mode for
+DynamoDB (the holders table, created from the synthesized ``ImageFactory`` template),
+EventBridge and SQS (the reports' path) and EC2 (the AMIs), and the local Image
+Builder for the builds (TagResource is ``POST /tags/{resourceArn}``, UntagResource
+``DELETE /tags/{resourceArn}?tagKeys=...``, checked against botocore's model).
 """
 
 from __future__ import annotations
 
 import itertools
-import re
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,36 +19,37 @@ import botocore.session
 import pytest
 
 from image_lookup.deadline import Deadline
-from image_lookup.errors import AccessDeniedError, InvalidInputError, ServiceError
-from image_lookup.protection import (
-    MAX_TAG_KEY_LENGTH,
-    MAX_TAG_VALUE_LENGTH,
-    PINNED_BY_PREFIX,
-    PROTECTED_TAG_KEY,
-    Pinner,
-    marker_may_go,
-    protection_requested,
+from image_lookup.errors import AccessDeniedError, ImageLookupError, InvalidInputError
+from image_lookup.pins import (
+    PIN_EVENT_SOURCE,
+    REGISTRY_NAME,
+    Holder,
+    parse_pin_event,
+    pin_event_entry,
+    registry_bus_arn,
 )
-from image_lookup.protection_runner import (
-    protect,
-    protect_for_event,
-    release,
-    release_for_event,
-)
+from image_lookup.protection import PROTECTED_TAG_KEY, legacy_tag_key, protection_requested
 from image_lookup.retry import RetryPolicy
-from local_endpoints.imagebuilder import ACCOUNT, FakeImageBuilder, FakeImageVersion
+from local_endpoints.imagebuilder import ACCOUNT, FakeBuild, FakeImageBuilder, FakeImageVersion
 from tests.support.events import load_event
+from tests.support.lambda_context import FakeLambdaContext
 
 moto_services = pytest.importorskip("local_endpoints.moto_services")
+from pin_registry import handler as registry_handler  # noqa: E402
+from pin_registry.marker import BuildMarker  # noqa: E402
+from pin_registry.registry import Registry  # noqa: E402
+from pin_registry.store_api import PinStore  # noqa: E402
 
 FAST = RetryPolicy(connect_timeout=2.0, read_timeout=5.0, backoff_base=0.01, backoff_cap=0.05)
+REGION = "us-east-1"
 STACK_UUID = "1b2c3d40-0000-11ef-8000-0a1b2c3d4e5f"
 STACK_A = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/GoldenDev/{STACK_UUID}"
 STACK_B = f"arn:aws:cloudformation:eu-west-1:{ACCOUNT}:stack/GoldenProd/{STACK_UUID}"
-A = Pinner(STACK_A, "BaseImage")
-B = Pinner(STACK_B, "BaseImage")
+A = Holder(STACK_A, "BaseImage")
+B = Holder(STACK_B, "BaseImage")
 OTHER_ACCOUNT = "210987654321"
 AMI_NUMBERS = itertools.count(1)
+DAY = 24 * 3600
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +59,43 @@ def moto() -> Iterator[Any]:
     services.stop()
 
 
+@pytest.fixture(scope="module")
+def factory_template() -> dict[str, Any]:
+    """The ImageFactory as synthesized: its table and its report rule are what the tests use."""
+    from aws_cdk import App, Environment, Stack
+
+    from constructs_lib.image_factory import ImageFactory
+
+    app = App()
+    stack = Stack(app, "Factory", env=Environment(account=ACCOUNT, region=REGION))
+    ImageFactory(stack, "Factory", organization_id="o-a1b2c3d4e5")
+    return dict(app.synth().get_stack_by_name("Factory").template)
+
+
+def resources(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
+
+
 @pytest.fixture
-def aws(fake: FakeImageBuilder, moto: Any, monkeypatch: pytest.MonkeyPatch) -> FakeImageBuilder:
-    """The local Image Builder for Image Builder calls, moto for EC2's."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", moto.url)
+def aws(
+    fake: FakeImageBuilder,
+    moto: Any,
+    factory_template: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> FakeImageBuilder:
+    """Local Image Builder for builds; moto (fresh) for EC2, DynamoDB, EventBridge and SQS;
+    the registry's table made from the synthesized template."""
+    moto.reset()
+    for service in ("EC2", "DYNAMODB", "EVENTBRIDGE", "SQS"):
+        monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", moto.url)
+    monkeypatch.setenv(registry_handler.TABLE_ENV, REGISTRY_NAME)
+    (table,) = resources(factory_template, "AWS::DynamoDB::Table")
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName=table["TableName"],
+        KeySchema=table["KeySchema"],
+        AttributeDefinitions=table["AttributeDefinitions"],
+        BillingMode=table["BillingMode"],
+    )
     return fake
 
 
@@ -89,9 +124,8 @@ def ami_tags(region: str, image_id: str) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in image.get("Tags", [])}
 
 
-def build_tags(fake: FakeImageBuilder, image: FakeImageVersion) -> dict[str, str]:
-    client = boto3.client("imagebuilder")
-    answer = client.get_image(imageBuildVersionArn=image.build_arn(image.builds[0]))
+def build_tags(build_arn: str) -> dict[str, str]:
+    answer = boto3.client("imagebuilder").get_image(imageBuildVersionArn=build_arn)
     return dict(answer["image"]["tags"])
 
 
@@ -104,10 +138,7 @@ def golden_build(fake: FakeImageBuilder) -> tuple[FakeImageVersion, str, dict[st
     account; it carries a tag of its own (stage=prod) that protection must leave alone."""
     image = fake.add("golden", "1.4.0")
     arn = image.build_arn(image.builds[0])
-    amis = {
-        "us-east-1": register_ami("us-east-1", arn),
-        "us-west-2": register_ami("us-west-2", arn),
-    }
+    amis = {region: register_ami(region, arn) for region in ("us-east-1", "us-west-2")}
     image.builds[0].amis = [
         {"region": region, "image": image_id, "accountId": ACCOUNT}
         for region, image_id in amis.items()
@@ -116,220 +147,458 @@ def golden_build(fake: FakeImageBuilder) -> tuple[FakeImageVersion, str, dict[st
     return image, arn, amis
 
 
-def deadline() -> Deadline:
-    return Deadline(budget_seconds=60.0, reserve_seconds=0.0)
+def deadline(seconds: float = 60.0) -> Deadline:
+    return Deadline(budget_seconds=seconds, reserve_seconds=0.0)
 
 
-def test_protect_tags_the_build_and_its_amis_in_each_region(aws: FakeImageBuilder) -> None:
-    image, arn, amis = golden_build(aws)
+class Clock:
+    """The registry's clock, moved by the test (leases are days long)."""
 
-    done = protect(arn, A, deadline(), retry_policy=FAST)
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
 
-    expected = {PROTECTED_TAG_KEY: "true", A.tag_key: "us-east-1/GoldenDev/BaseImage"}
-    assert build_tags(aws, image) == {"stage": "prod", **expected}
+    def __call__(self) -> float:
+        return self.now
+
+
+def registry(clock: Clock | None = None, seconds: float = 60.0) -> Registry:
+    """A registry as one invocation of its function makes it (one deadline)."""
+    return Registry(
+        PinStore.for_table(REGISTRY_NAME, REGION, deadline(seconds), FAST),
+        BuildMarker(ACCOUNT, deadline(seconds), FAST),
+        lease_seconds=3 * DAY,
+        clock=clock or Clock(),
+    )
+
+
+def holders_in_table() -> list[dict[str, Any]]:
+    return list(boto3.client("dynamodb", region_name=REGION).scan(TableName=REGISTRY_NAME)["Items"])
+
+
+# ----- the registry ---------------------------------------------------------------------
+
+
+def test_acquire_marks_the_build_and_its_own_amis_once(aws: FakeImageBuilder) -> None:
+    _, arn, amis = golden_build(aws)
+
+    assert registry().acquire(A.pin(arn)) == "acquired"
+
+    assert build_tags(arn) == {"stage": "prod", PROTECTED_TAG_KEY: "true"}
     for region, image_id in amis.items():
-        assert ours(ami_tags(region, image_id)) == expected
+        assert ours(ami_tags(region, image_id)) == {PROTECTED_TAG_KEY: "true"}
         assert ami_tags(region, image_id)["Ec2ImageBuilderArn"] == arn
-    # the copy shared to another account is that account's: not tagged, not even tried
-    assert done["amis"] == {region: [image_id] for region, image_id in amis.items()}
-    assert "amis_gone" not in done
+    (item,) = holders_in_table()
+    assert item["StackName"]["S"] == "GoldenDev" and item["LogicalId"]["S"] == "BaseImage"
+    assert item["Account"]["S"] == ACCOUNT and item["Region"]["S"] == "us-east-1"
 
 
-def test_a_build_pinned_by_two_stacks_stays_protected_until_the_last_lets_go(
+def test_500_stacks_pinning_one_build_leave_one_tag_and_the_last_release_removes_it(
     aws: FakeImageBuilder,
 ) -> None:
+    """Issue "Hold under pressure" §2: a resource holds at most 50 tags (botocore's
+    imagebuilder TagMap, max 50; EC2 User Guide, "Tag restrictions"), so the number of
+    tags must not grow with the number of pinning stacks."""
+    _, arn, amis = golden_build(aws)
+    stacks = [
+        Holder(f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/Service{n}/{STACK_UUID}", "Base")
+        for n in range(500)
+    ]
+    keeper = registry(seconds=3600.0)  # here one registry serves 1,000 reports
+    for holder in stacks:
+        keeper.acquire(holder.pin(arn))
+
+    assert len(holders_in_table()) == 500
+    assert ours(build_tags(arn)) == {PROTECTED_TAG_KEY: "true"}
+    assert ours(ami_tags("us-west-2", amis["us-west-2"])) == {PROTECTED_TAG_KEY: "true"}
+
+    for holder in stacks[:-1]:
+        assert keeper.release(holder.pin(arn)) == "kept: held"
+    assert ours(build_tags(arn)) == {PROTECTED_TAG_KEY: "true"}
+    assert keeper.release(stacks[-1].pin(arn)) == "unmarked"
+    assert build_tags(arn) == {"stage": "prod"}
+    assert ours(ami_tags("us-east-1", amis["us-east-1"])) == {}
+    assert holders_in_table() == []
+
+
+def test_a_failed_ami_tag_leaves_no_holder_and_no_marker(
+    aws: FakeImageBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EC2's CreateTags fails after the build was marked: the acquire fails and takes back
+    what it did. The failure is moto's own answer: its EC2 backend (in this process, behind
+    its server) is made to refuse CreateTags as IAM would (UnauthorizedOperation, EC2 API
+    reference, "Common client error codes")."""
+    from moto.ec2.exceptions import EC2ClientError
+
+    _, arn, amis = golden_build(aws)
+    ec2_backend = moto_services.MotoServices.backend("ec2", ACCOUNT, "us-west-2")
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise EC2ClientError("UnauthorizedOperation", "You are not authorized")
+
+    monkeypatch.setattr(ec2_backend, "create_tags", refuse)
+    with pytest.raises(AccessDeniedError, match="ec2:CreateTags"):
+        registry().acquire(A.pin(arn))
+
+    assert holders_in_table() == []
+    assert build_tags(arn) == {"stage": "prod"}
+    assert ours(ami_tags("us-east-1", amis["us-east-1"])) == {}
+
+
+def test_a_failed_acquire_keeps_the_marker_another_stack_holds(
+    aws: FakeImageBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.ec2.exceptions import EC2ClientError
+
+    _, arn, _ = golden_build(aws)
+    keeper = registry()
+    keeper.acquire(A.pin(arn))
+    ec2_backend = moto_services.MotoServices.backend("ec2", ACCOUNT, "us-west-2")
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise EC2ClientError("UnauthorizedOperation", "You are not authorized")
+
+    monkeypatch.setattr(ec2_backend, "create_tags", refuse)
+    with pytest.raises(ImageLookupError):
+        keeper.acquire(B.pin(arn))
+    assert [item["Holder"]["S"] for item in holders_in_table()] == [A.key]
+    assert ours(build_tags(arn)) == {PROTECTED_TAG_KEY: "true"}
+
+
+def test_a_lease_nobody_renews_ends_and_the_sweep_unmarks_the_build(
+    aws: FakeImageBuilder,
+) -> None:
+    """A stack whose account is closed never sends its release: its lease runs out."""
+    _, arn, amis = golden_build(aws)
+    clock = Clock()
+    keeper = registry(clock)
+    keeper.acquire(A.pin(arn))
+    keeper.acquire(B.pin(arn))
+
+    clock.now += 2 * DAY
+    keeper.acquire(B.pin(arn))  # B's stack renews; A's account is gone
+    clock.now += 1.5 * DAY
+    swept = keeper.sweep()
+    assert swept["expired_holders"] == 1 and swept["builds"] == {arn: "kept: held"}
+    assert ours(build_tags(arn)) == {PROTECTED_TAG_KEY: "true"}
+
+    clock.now += 2 * DAY
+    assert keeper.sweep()["builds"] == {arn: "unmarked"}
+    assert build_tags(arn) == {"stage": "prod"}
+    assert ours(ami_tags("us-west-2", amis["us-west-2"])) == {}
+
+
+def test_an_ended_lease_counts_for_nothing_before_the_sweep(aws: FakeImageBuilder) -> None:
+    _, arn, _ = golden_build(aws)
+    clock = Clock()
+    keeper = registry(clock)
+    keeper.acquire(A.pin(arn))
+    keeper.acquire(B.pin(arn))
+    clock.now += 4 * DAY
+    keeper.acquire(B.pin(arn))
+    assert keeper.release(B.pin(arn)) == "unmarked"  # A's ended lease does not keep it
+
+
+def test_a_registry_keeps_only_its_own_accounts_builds(aws: FakeImageBuilder) -> None:
+    arn = f"arn:aws:imagebuilder:us-east-1:{OTHER_ACCOUNT}:image/golden/1.0.0/1"
+    report = parse_pin_event(delivered(pin_event_entry("acquire", STACK_A, [A.pin(arn)], "bus")))
+    assert registry().handle(report) == {f"BaseImage {arn}": "not this registry's build"}
+    assert holders_in_table() == []
+
+
+def test_a_release_of_a_deleted_build_untags_its_amis(aws: FakeImageBuilder) -> None:
     image, arn, amis = golden_build(aws)
-    protect(arn, A, deadline(), retry_policy=FAST)
-    protect(arn, B, deadline(), retry_policy=FAST)
+    keeper = registry()
+    keeper.acquire(A.pin(arn))
+    aws.images.remove(image)
 
-    first = release(arn, A, deadline(), retry_policy=FAST)
-
-    assert first["marker"] == "kept"
-    assert set(ours(build_tags(aws, image))) == {PROTECTED_TAG_KEY, B.tag_key}
-    for region, image_id in amis.items():
-        assert set(ours(ami_tags(region, image_id))) == {PROTECTED_TAG_KEY, B.tag_key}
-
-    last = release(arn, B, deadline(), retry_policy=FAST)
-
-    assert last["marker"] == "removed"
-    assert build_tags(aws, image) == {"stage": "prod"}
-    for region, image_id in amis.items():
-        assert ami_tags(region, image_id) == {"Ec2ImageBuilderArn": arn}
+    assert keeper.release(A.pin(arn)) == f"build gone; unmarked AMIs {[amis['us-east-1']]}"
+    assert ours(ami_tags("us-east-1", amis["us-east-1"])) == {}
 
 
-def test_two_lookups_in_one_stack_pin_separately(aws: FakeImageBuilder) -> None:
-    image, arn, _ = golden_build(aws)
-    other_lookup = Pinner(STACK_A, "ServiceImage")
-    protect(arn, A, deadline(), retry_policy=FAST)
-    protect(arn, other_lookup, deadline(), retry_policy=FAST)
-
-    release(arn, A, deadline(), retry_policy=FAST)
-
-    assert set(ours(build_tags(aws, image))) == {PROTECTED_TAG_KEY, other_lookup.tag_key}
-
-
-def test_a_stack_pinning_during_a_release_keeps_the_marker(aws: FakeImageBuilder) -> None:
-    """B protects the build right after A's release took the marker off (the release's second
-    UntagResource); A's release reads the tags again and puts the marker back."""
+def test_the_first_report_of_a_030_lookup_replaces_its_pinned_by_tag(
+    aws: FakeImageBuilder,
+) -> None:
+    """0.3.0 wrote one ``pinned-by`` tag per lookup; another 0.3.0 lookup's tag still keeps
+    the marker until that lookup reports too."""
     image, arn, amis = golden_build(aws)
-    protect(arn, A, deadline(), retry_policy=FAST)
-    aws.inject("UntagResource", lambda _params: None)  # A's own pinned-by tag: let it through
-
-    def b_pins_meanwhile(_params: dict[str, Any]) -> None:
-        protect(arn, B, deadline(), retry_policy=FAST)
-        return None  # then A's UntagResource of the marker goes through
-
-    aws.inject("UntagResource", b_pins_meanwhile)
-
-    done = release(arn, A, deadline(), retry_policy=FAST)
-
-    assert done["marker"] == "restored"
-    assert set(ours(build_tags(aws, image))) == {PROTECTED_TAG_KEY, B.tag_key}
-    for region, image_id in amis.items():
-        assert set(ours(ami_tags(region, image_id))) == {PROTECTED_TAG_KEY, B.tag_key}
-
-
-def test_a_moved_pin_keeps_the_old_builds_tags_until_cleanup(aws: FakeImageBuilder) -> None:
-    """CloudFormation's custom resource lifecycle: an Update that returns a new physical id
-    (B2) is followed, once the whole update succeeded, by a Delete of the old one (B1)
-    (User Guide, custom resource request types: Update, "a replacement"; Delete)."""
-    old, old_arn, _ = golden_build(aws)
-    new = aws.add("golden", "1.5.0")
-    new_arn = new.build_arn(new.builds[0])
-    event = load_event("update")
-    protect_for_event(event, old_arn, deadline())  # Create pinned B1
-
-    done = protect_for_event(event, new_arn, deadline())  # Update pins B2
-
-    # B2's AMI id was never registered in moto: nothing to protect there, and no failure
-    assert done is not None and list(done["amis_gone"]) == ["us-east-1"]
-
-    assert PROTECTED_TAG_KEY in build_tags(aws, old)  # the rollback target stays protected
-    assert PROTECTED_TAG_KEY in build_tags(aws, new)
-
-    release_for_event(load_event("delete"), old_arn, deadline())  # cleanup of B1
-
-    assert build_tags(aws, old) == {"stage": "prod"}
-    assert set(ours(build_tags(aws, new))) == {PROTECTED_TAG_KEY, Pinner.from_event(event).tag_key}
+    legacy = {legacy_tag_key(A): "a", legacy_tag_key(B): "b", PROTECTED_TAG_KEY: "true"}
+    image.builds[0].tags.update(legacy)
+    boto3.client("ec2", region_name="us-west-2").create_tags(
+        Resources=[amis["us-west-2"]], Tags=[{"Key": k, "Value": v} for k, v in legacy.items()]
+    )
+    keeper = registry()
+    keeper.acquire(A.pin(arn))
+    assert set(ours(build_tags(arn))) == {PROTECTED_TAG_KEY, legacy_tag_key(B)}
+    assert set(ours(ami_tags("us-west-2", amis["us-west-2"]))) == {
+        PROTECTED_TAG_KEY,
+        legacy_tag_key(B),
+    }
+    assert keeper.release(A.pin(arn)) == "kept: 1 0.3.0 holders"
+    assert keeper.release(B.pin(arn)) == "unmarked"
+    assert build_tags(arn) == {"stage": "prod"}
 
 
-def test_an_event_without_stack_or_logical_id_never_fails_a_release(aws: FakeImageBuilder) -> None:
-    event = {k: v for k, v in load_event("delete").items() if k != "StackId"}
+# ----- the lookup's reports, through EventBridge, to the registry -------------------------
+
+
+def delivered(entry: dict[str, Any], account: str = ACCOUNT) -> dict[str, Any]:
+    """A PutEvents entry as EventBridge delivers it to a target (EventBridge User Guide,
+    "Amazon EventBridge events": ``account`` is the sender's, set by EventBridge)."""
+    return {
+        "version": "0",
+        "id": "6f6d3c0e-0000-4000-8000-000000000001",
+        "detail-type": entry["DetailType"],
+        "source": entry["Source"],
+        "account": account,
+        "time": "2026-12-06T12:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": json.loads(entry["Detail"]),
+    }
+
+
+def capture_reports(factory_template: dict[str, Any]) -> str:
+    """The registry's bus in moto, with the synthesized rule's pattern sending to a queue."""
+    events = boto3.client("events", region_name=REGION)
+    events.create_event_bus(Name=REGISTRY_NAME)
+    (rule,) = [r for r in resources(factory_template, "AWS::Events::Rule") if "EventPattern" in r]
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue_url = sqs.create_queue(QueueName="reports")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events.put_rule(
+        Name="reports", EventBusName=REGISTRY_NAME, EventPattern=json.dumps(rule["EventPattern"])
+    )
+    events.put_targets(
+        Rule="reports",
+        EventBusName=REGISTRY_NAME,
+        Targets=[{"Id": "q", "Arn": queue_arn, "InputTransformer": WHOLE_EVENT}],
+    )
+    return str(queue_url)
+
+
+#: A Lambda target gets the whole event, ``account`` included (EventBridge User Guide,
+#: "Amazon EventBridge event structure"); moto's SQS delivery leaves ``account`` out unless
+#: an input transformer names it, so this one rebuilds the whole envelope.
+WHOLE_EVENT = {
+    "InputPathsMap": {
+        key: f"$.{key}"
+        for key in ("id", "version", "account", "time", "region", "source", "detail-type")
+    }
+    | {"detail": "$.detail", "resources": "$.resources"},
+    "InputTemplate": (
+        '{"id": "<id>", "version": "<version>", "account": "<account>", "time": "<time>", '
+        '"region": "<region>", "source": "<source>", "detail-type": "<detail-type>", '
+        '"resources": <resources>, "detail": <detail>}'
+    ),
+}
+
+
+def received(queue_url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    for message in messages:
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return [json.loads(message["Body"]) for message in messages]
+
+
+def run_registry(event: dict[str, Any]) -> dict[str, Any]:
+    return registry_handler.on_event(event, FakeLambdaContext())
+
+
+def test_deploy_update_cleanup_and_delete_reach_the_registry_in_cloudformations_order(
+    aws: FakeImageBuilder, factory_template: dict[str, Any]
+) -> None:
+    """Through both handlers and moto's EventBridge: Create pins B1; an Update moves the pin
+    to B2 (B1 stays held: it is the rollback target); the cleanup Delete of B1's physical
+    id, then the stack's Delete of B2, each let go (CloudFormation User Guide, custom
+    resource request types). A Delete carries the resource's properties."""
+    from image_lookup.handler import on_event
+
+    queue = capture_reports(factory_template)
+    image, b1, _ = golden_build(aws)
+    protected = {"ImageName": "golden", "ProtectPinnedBuild": "true"}
 
     assert (
-        release_for_event(
-            event, "arn:aws:imagebuilder:us-east-1:123456789012:image/g/1.0.0/1", deadline()
-        )
-        is None
+        on_event(load_event("create", **protected), FakeLambdaContext())["PhysicalResourceId"] == b1
     )
-    assert aws.count() == 0
-    with pytest.raises(InvalidInputError):
-        protect_for_event(
-            event, "arn:aws:imagebuilder:us-east-1:123456789012:image/g/1.0.0/1", deadline()
-        )
+    (report,) = received(queue)
+    assert report["account"] == ACCOUNT and report["source"] == PIN_EVENT_SOURCE
+    assert report["detail"]["action"] == "acquire"
+    assert run_registry(report)["pins"] == {f"BaseImage {b1}": "acquired"}
+    assert ours(build_tags(b1)) == {PROTECTED_TAG_KEY: "true"}
+
+    image.builds.append(FakeBuild(2))
+    b2 = image.build_arn(image.builds[1])
+    update = load_event("update", **protected)
+    update.update(PhysicalResourceId=b1, OldResourceProperties=dict(protected))
+    assert on_event(update, FakeLambdaContext())["PhysicalResourceId"] == b2
+    for event in received(queue):
+        run_registry(event)
+    assert PROTECTED_TAG_KEY in build_tags(b1) and PROTECTED_TAG_KEY in build_tags(b2)
+
+    cleanup = load_event("delete", **protected)
+    cleanup["PhysicalResourceId"] = b1
+    on_event(cleanup, FakeLambdaContext())
+    (release,) = received(queue)
+    assert release["detail"]["action"] == "release"
+    run_registry(release)
+    assert build_tags(b1) == {"stage": "prod"} and PROTECTED_TAG_KEY in build_tags(b2)
+
+    delete = load_event("delete", **protected)
+    delete["PhysicalResourceId"] = b2
+    on_event(delete, FakeLambdaContext())
+    for event in received(queue):
+        run_registry(event)
+    assert ours(build_tags(b2)) == {} and holders_in_table() == []
 
 
-def test_release_of_a_deleted_build_untags_its_amis_and_succeeds(aws: FakeImageBuilder) -> None:
-    """DeleteImage "does not delete any EC2 AMIs" (Image Builder API reference): the AMIs in
-    the build's region are found by their Ec2ImageBuilderArn tag and untagged."""
-    image, arn, amis = golden_build(aws)
-    protect(arn, A, deadline(), retry_policy=FAST)
-    aws.images.remove(image)
+def test_switching_protection_off_releases_the_pin_at_once(
+    aws: FakeImageBuilder, factory_template: dict[str, Any]
+) -> None:
+    from image_lookup.handler import on_event
 
-    done = release(arn, A, deadline(), retry_policy=FAST)
-
-    assert done["outcome"] == "build gone"
-    assert ami_tags("us-east-1", amis["us-east-1"]) == {"Ec2ImageBuilderArn": arn}
-    # other regions are known only from the build, which is gone: left as they were
-    assert PROTECTED_TAG_KEY in ami_tags("us-west-2", amis["us-west-2"])
-
-
-def test_release_of_what_was_never_tagged_or_never_existed_succeeds(aws: FakeImageBuilder) -> None:
-    image, arn, amis = golden_build(aws)
-
-    assert release(arn, A, deadline(), retry_policy=FAST)["outcome"] == "released"
-    assert release(arn, A, deadline(), retry_policy=FAST)["outcome"] == "released"
-    assert build_tags(aws, image) == {"stage": "prod"}
-    assert ami_tags("us-east-1", amis["us-east-1"]) == {"Ec2ImageBuilderArn": arn}
-    missing = arn.replace("/1.4.0/1", "/9.9.9/1")
-    assert release(missing, A, deadline(), retry_policy=FAST)["outcome"] == "build gone"
-
-
-def test_release_never_raises(aws: FakeImageBuilder) -> None:
-    _, arn, _ = golden_build(aws)
-    protect(arn, A, deadline(), retry_policy=FAST)
-    aws.fail_next("UntagResource", 1, "AccessDeniedException", 403)
-
-    done = release(arn, A, deadline(), retry_policy=FAST)
-
-    assert done["outcome"] == "release failed"
-    assert "imagebuilder:UntagResource" in done["reason"]
-
-
-def test_a_tag_failure_fails_protect_with_one_line(aws: FakeImageBuilder) -> None:
-    _, arn, _ = golden_build(aws)
-    aws.fail_next("TagResource", 1, "AccessDeniedException", 403)
-
-    with pytest.raises(AccessDeniedError) as raised:
-        protect(arn, A, deadline(), retry_policy=FAST)
-
-    assert "\n" not in str(raised.value)
-    assert "imagebuilder:TagResource" in str(raised.value)
-
-
-def test_a_best_effort_protect_logs_a_failure_and_returns(aws: FakeImageBuilder) -> None:
-    """A rollback never fails because of the lookup: its protect is best effort."""
-    image, arn, _ = golden_build(aws)
-    aws.fail_next("TagResource", 1, "AccessDeniedException", 403)
-
-    done = protect(arn, A, deadline(), best_effort=True, retry_policy=FAST)
-
-    assert done["outcome"] == "failed" and "imagebuilder:TagResource" in done["reason"]
-    assert build_tags(aws, image) == {"stage": "prod"}
-
-
-def test_protect_of_a_build_gone_fails_with_one_line(aws: FakeImageBuilder) -> None:
-    image, arn, _ = golden_build(aws)
-    aws.images.remove(image)
-
-    with pytest.raises(ServiceError, match="no longer has it"):
-        protect(arn, A, deadline(), retry_policy=FAST)
-
-
-def test_protect_refuses_another_accounts_build_before_any_call(aws: FakeImageBuilder) -> None:
-    image = aws.add("Amazon Linux 2023 x86", "2026.11.15", owner="Amazon")
-
-    with pytest.raises(InvalidInputError, match=r"only its owner can tag it"):
-        protect(image.build_arn(image.builds[0]), A, deadline(), retry_policy=FAST)
-    assert aws.count() == 0
-
-
-def test_tag_keys_and_values_fit_both_services() -> None:
-    """Image Builder's TagKey (botocore model: 1-128, ``^(?!aws:)[a-zA-Z0-9\\s_.:/=+\\-@]*$``,
-    values up to 256), which EC2's limits (128 / 256, no ``aws:``) also admit; the longest
-    stack name (128) and logical id (255) CloudFormation allows included."""
-    model = botocore.session.get_session().get_service_model("imagebuilder")
-    key_shape = model.shape_for("TagKey")
-    pattern = re.compile(key_shape.metadata["pattern"])
-    longest = Pinner(
-        f"arn:aws-us-gov:cloudformation:us-gov-west-1:{ACCOUNT}:stack/{'S' * 128}/{STACK_UUID}",
-        "L" * 255,
+    queue = capture_reports(factory_template)
+    _, b1, _ = golden_build(aws)
+    on_event(
+        load_event("create", ImageName="golden", ProtectPinnedBuild="true"), FakeLambdaContext()
     )
-    for pinner in (A, B, longest):
-        for key, value in pinner.tags().items():
-            assert 1 <= len(key) <= min(MAX_TAG_KEY_LENGTH, key_shape.metadata["max"])
-            assert pattern.match(key)
-            assert len(value) <= MAX_TAG_VALUE_LENGTH
-            assert re.fullmatch(r"[A-Za-z0-9+\-=._:/@]+", value)
-    assert longest.tag_value.startswith("us-gov-west-1/SSS")
-    assert A.tag_key.startswith(PINNED_BY_PREFIX) and A.tag_key != B.tag_key
-    assert Pinner(STACK_A, "BaseImage").tag_key == A.tag_key  # the same on every deploy
+    update = load_event("update", ImageName="golden", ProtectPinnedBuild=None)
+    update.update(
+        PhysicalResourceId=b1,
+        OldResourceProperties={"ImageName": "golden", "ProtectPinnedBuild": "true"},
+    )
+    # the pin does not move, so no cleanup Delete would ever release it
+    assert on_event(update, FakeLambdaContext())["PhysicalResourceId"] == b1
+    assert [event["detail"]["action"] for event in received(queue)] == ["acquire", "release"]
 
 
-def test_the_marker_goes_only_with_the_last_pinned_by_tag() -> None:
-    tags = {PROTECTED_TAG_KEY: "true", A.tag_key: "a", "stage": "prod"}
-    assert marker_may_go(tags, A.tag_key)
-    assert not marker_may_go({**tags, B.tag_key: "b"}, A.tag_key)
+def test_a_protected_deploy_without_a_registry_fails_in_one_line(aws: FakeImageBuilder) -> None:
+    """No bus: EventBridge answers ResourceNotFoundException (API reference, PutEvents)."""
+    from image_lookup.handler import on_event
+
+    golden_build(aws)
+    with pytest.raises(ImageLookupError) as failure:
+        on_event(
+            load_event("create", ImageName="golden", ProtectPinnedBuild="true"),
+            FakeLambdaContext(),
+        )
+    reason = str(failure.value)
+    assert "\n" not in reason
+    assert f"no pin registry at arn:aws:events:us-east-1:{ACCOUNT}:event-bus/{REGISTRY_NAME}" in (
+        reason
+    )
+    assert "ImageFactory" in reason
+
+
+def test_a_delete_without_a_registry_still_succeeds(aws: FakeImageBuilder) -> None:
+    from image_lookup.handler import on_event
+
+    _, b1, _ = golden_build(aws)
+    delete = load_event("delete", ImageName="golden", ProtectPinnedBuild="true")
+    delete["PhysicalResourceId"] = b1
+    assert on_event(delete, FakeLambdaContext()) == {"PhysicalResourceId": b1}
+
+
+def test_the_daily_renewal_reports_what_the_stack_pins_now(
+    aws: FakeImageBuilder, factory_template: dict[str, Any], moto: Any
+) -> None:
+    """The renewal rule's input names the protected lookups; their builds are their physical
+    ids, read with ListStackResources. moto cannot run the custom resource's Lambda (no
+    Docker), so the stack's resources are set in moto's CloudFormation backend."""
+    from image_lookup.handler import on_event
+
+    queue = capture_reports(factory_template)
+    _, b1, _ = golden_build(aws)
+    stack_id = deployed_stack(moto, {"BaseImage": b1, "Unprotected": b1})
+    renewal = {"latest-image-build": "renew-pins", "stackId": stack_id, "lookups": ["BaseImage"]}
+
+    assert on_event(renewal, FakeLambdaContext())["pins"] == 1
+    (report,) = received(queue)
+    assert report["detail"] == {
+        "action": "renew",
+        "stackId": stack_id,
+        "pins": [{"logicalId": "BaseImage", "build": b1}],
+    }
+    assert run_registry(report)["pins"] == {f"BaseImage {b1}": "acquired"}
+
+
+def deployed_stack(moto: Any, lookups: dict[str, str]) -> str:
+    """A stack in moto's CloudFormation whose lookups pin the given builds."""
+    cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=moto.url)
+    template = {
+        "Resources": {name: {"Type": "AWS::SQS::Queue", "Properties": {}} for name in lookups}
+    }
+    stack_id = cloudformation.create_stack(
+        StackName="GoldenDev", TemplateBody=json.dumps(template)
+    )["StackId"]
+    stack = moto_services.MotoServices.backend("cloudformation").stacks[stack_id]
+    for name, build in lookups.items():
+        # moto reads a resource's physical id and type from these attributes
+        stack.resource_map._parsed_resources[name] = _Lookup(name, build)
+    return str(stack_id)
+
+
+class _Lookup:
+    """A ``Custom::LatestImageBuild`` resource as moto's ListStackResources reports it."""
+
+    cf_resource_type = "Custom::LatestImageBuild"
+
+    def __init__(self, logical_id: str, build: str) -> None:
+        self.logical_resource_id = logical_id
+        self.physical_resource_id = build
+
+
+# ----- the pure rules --------------------------------------------------------------------
+
+
+def test_a_report_from_another_account_about_this_accounts_stack_is_refused() -> None:
+    arn = f"arn:aws:imagebuilder:us-east-1:{ACCOUNT}:image/golden/1.0.0/1"
+    entry = pin_event_entry("release", STACK_A, [A.pin(arn)], "bus")
+    with pytest.raises(InvalidInputError, match="which is another account's"):
+        parse_pin_event(delivered(entry, account=OTHER_ACCOUNT))
+
+
+def test_the_registry_handler_drops_a_spoofed_report_without_a_retry(aws: FakeImageBuilder) -> None:
+    _, arn, _ = golden_build(aws)
+    entry = pin_event_entry("acquire", STACK_A, [A.pin(arn)], "bus")
+    assert run_registry(delivered(entry, account=OTHER_ACCOUNT))["outcome"] == "refused"
+    assert holders_in_table() == [] and ours(build_tags(arn)) == {}
+
+
+def test_a_report_entry_matches_eventbridges_putevents_model() -> None:
+    """botocore's events model: PutEventsRequestEntry members, and at most 256 KB."""
+    model = botocore.session.get_session().get_service_model("events")
+    members = model.shape_for("PutEventsRequestEntry").members  # type: ignore[attr-defined]
+    pins = [
+        Holder(STACK_A, f"Lookup{n}").pin(
+            f"arn:aws:imagebuilder:us-east-1:{ACCOUNT}:image/golden/1.0.{n}/1"
+        )
+        for n in range(500)
+    ]
+    entry = pin_event_entry("renew", STACK_A, pins, registry_bus_arn(pins[0].build_arn))
+    assert set(entry) <= set(members)
+    assert len(json.dumps(entry).encode()) < 256 * 1024
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        ("arn:aws:imagebuilder:us-east-1:aws:image/amazon-linux-2023/1.0.0/1", "belongs to 'aws'"),
+        ("not-an-arn", "not an Image Builder build ARN"),
+    ],
+)
+def test_only_an_accounts_own_build_has_a_registry(build: str, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        registry_bus_arn(build)
+
+
+def test_the_registry_is_in_the_builds_account_and_region() -> None:
+    build = f"arn:aws-cn:imagebuilder:cn-north-1:{OTHER_ACCOUNT}:image/golden/1.0.0/1"
+    assert registry_bus_arn(build) == (
+        f"arn:aws-cn:events:cn-north-1:{OTHER_ACCOUNT}:event-bus/latest-image-build-pins"
+    )
 
 
 @pytest.mark.parametrize(
@@ -351,68 +620,6 @@ def test_protection_requested_reads_only_its_flag(properties: object, expected: 
     "event",
     [{}, {"StackId": STACK_A}, {"StackId": "not-an-arn", "LogicalResourceId": "Base"}],
 )
-def test_a_pinner_needs_the_stack_and_the_logical_id(event: dict[str, str]) -> None:
+def test_a_holder_needs_the_stack_and_the_logical_id(event: dict[str, str]) -> None:
     with pytest.raises(InvalidInputError, match="cannot tell which stack pins the build"):
-        Pinner.from_event(event)
-
-
-def test_the_handler_protects_on_deploy_and_releases_on_cleanup_and_delete(
-    aws: FakeImageBuilder,
-) -> None:
-    """Through ``on_event``, in CloudFormation's order: Create pins B1; an Update moves the pin
-    to B2 (B1 keeps its tags: it is the rollback target); the cleanup Delete of B1's physical
-    id, then the stack's Delete of B2, each let go (User Guide, custom resource request
-    types). A Delete carries the resource's properties, so it knows protection was on."""
-    from image_lookup.handler import on_event
-    from local_endpoints.imagebuilder import FakeBuild
-    from tests.support.lambda_context import FakeLambdaContext
-
-    image, b1, amis = golden_build(aws)
-    protected = {"ImageName": "golden", "ProtectPinnedBuild": "true"}
-
-    created = on_event(load_event("create", **protected), FakeLambdaContext())
-    assert created["PhysicalResourceId"] == b1
-    assert PROTECTED_TAG_KEY in build_tags(aws, image)
-    assert PROTECTED_TAG_KEY in ami_tags("us-west-2", amis["us-west-2"])
-
-    image.builds.append(FakeBuild(2))
-    update = load_event("update", **protected)
-    update.update(PhysicalResourceId=b1, OldResourceProperties=dict(protected))
-    updated = on_event(update, FakeLambdaContext())
-    b2 = image.build_arn(image.builds[1])
-    assert updated["PhysicalResourceId"] == b2
-    assert PROTECTED_TAG_KEY in build_tags(aws, image)  # B1 until the cleanup
-
-    cleanup = load_event("delete", **protected)
-    cleanup["PhysicalResourceId"] = b1
-    on_event(cleanup, FakeLambdaContext())
-    assert build_tags(aws, image) == {"stage": "prod"}
-    assert ours(ami_tags("us-west-2", amis["us-west-2"])) == {}
-
-    client = boto3.client("imagebuilder")
-    b2_tags = client.get_image(imageBuildVersionArn=b2)["image"]["tags"]
-    assert PROTECTED_TAG_KEY in b2_tags
-
-    delete = load_event("delete", **protected)
-    delete["PhysicalResourceId"] = b2
-    on_event(delete, FakeLambdaContext())
-    assert ours(dict(client.get_image(imageBuildVersionArn=b2)["image"]["tags"])) == {}
-
-
-def test_switching_protection_off_lets_the_pin_go_at_once(aws: FakeImageBuilder) -> None:
-    from image_lookup.handler import on_event
-    from tests.support.lambda_context import FakeLambdaContext
-
-    image, b1, _ = golden_build(aws)
-    on_event(
-        load_event("create", ImageName="golden", ProtectPinnedBuild="true"), FakeLambdaContext()
-    )
-    assert PROTECTED_TAG_KEY in build_tags(aws, image)
-    update = load_event("update", ImageName="golden", ProtectPinnedBuild=None)
-    update.update(
-        PhysicalResourceId=b1,
-        OldResourceProperties={"ImageName": "golden", "ProtectPinnedBuild": "true"},
-    )
-    # the pin does not move, so no cleanup Delete would ever release it
-    assert on_event(update, FakeLambdaContext())["PhysicalResourceId"] == b1
-    assert build_tags(aws, image) == {"stage": "prod"}
+        Holder.from_event(event)
