@@ -127,9 +127,9 @@ def cold_start() -> dict[str, float]:
 
 def staged_asset() -> str:
     """The handler asset exactly as the construct stages it."""
-    from constructs_lib.handler_asset import staged_handler_asset
+    from constructs_lib.handler_asset import staged_lookup_asset
 
-    return staged_handler_asset()
+    return staged_lookup_asset()
 
 
 def asset_size() -> dict[str, int]:

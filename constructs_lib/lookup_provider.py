@@ -27,7 +27,7 @@ from constructs import Construct
 
 from constructs_lib._compliance import IAM5, acknowledge_role_finding, make_provider_compliant
 from constructs_lib._image_reads import ImageReadGrants
-from constructs_lib.handler_asset import ASSET_STAGING_DISABLED_CONTEXT, staged_handler_asset
+from constructs_lib.handler_asset import ASSET_STAGING_DISABLED_CONTEXT, staged_lookup_asset
 from image_lookup.contract import LIST_IMAGES, ROLLBACK_READS
 from image_lookup.pacing import LOOKUPS_ENV, SPREAD_MIN_LOOKUPS
 from image_lookup.pins import REGISTRY_NAME, RENEWAL_MARK, RENEWAL_VALUE
@@ -100,7 +100,7 @@ class LookupProvider(Construct):
             architecture=lambda_.Architecture.ARM_64,
             handler="image_lookup.handler.on_event",
             code=lambda_.Code.from_asset(
-                staged_handler_asset(
+                staged_lookup_asset(
                     keep=bool(self.node.try_get_context(ASSET_STAGING_DISABLED_CONTEXT))
                 )
             ),

@@ -10,6 +10,7 @@ folder a synth used.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -27,8 +28,10 @@ from constructs_lib import LatestImageBuild
 from constructs_lib.handler_asset import (
     ASSET_STAGING_DISABLED_CONTEXT,
     STAGING_PREFIX,
+    asset_source,
     handler_package_dir,
-    staged_handler_asset,
+    module_closure,
+    staged_lookup_asset,
 )
 from tests.support.synth import synth_app
 
@@ -45,15 +48,16 @@ def shared_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     shared.mkdir()
     shared.chmod(0o1777)
     monkeypatch.setattr(tempfile, "tempdir", str(shared))
-    staged_handler_asset.cache_clear()
+    staged_lookup_asset.cache_clear()
     yield shared
-    staged_handler_asset.cache_clear()  # later tests stage in the real temp dir again
+    staged_lookup_asset.cache_clear()  # later tests stage in the real temp dir again
 
 
 def package_files() -> dict[str, bytes]:
+    """The lookup asset's files as they must be: the handler's modules, as staged."""
     return {
-        f"image_lookup/{module.name}": module.read_bytes()
-        for module in handler_package_dir().glob("*.py")
+        f"{package}/{module.name}": asset_source(module).encode()
+        for package, module in module_closure("image_lookup.handler")
     }
 
 
@@ -98,27 +102,27 @@ def test_a_planted_folder_never_reaches_the_asset(shared_tmp: Path, tmp_path: Pa
     _, files = synthesized_asset(tmp_path / "out")
 
     assert files == package_files()
-    assert Path(staged_handler_asset()).parent == shared_tmp
-    assert Path(staged_handler_asset()) not in planted
+    assert Path(staged_lookup_asset()).parent == shared_tmp
+    assert Path(staged_lookup_asset()) not in planted
 
 
 def test_the_staging_folder_is_the_process_own(shared_tmp: Path) -> None:
-    staged = Path(staged_handler_asset())
+    staged = Path(staged_lookup_asset())
     info = staged.stat()
     assert stat.S_IMODE(info.st_mode) == 0o700  # mkdtemp: only its owner may enter or write
     assert info.st_uid == os.getuid()
-    staged_handler_asset.cache_clear()
-    assert Path(staged_handler_asset()) != staged  # never reused, even by the same user
+    staged_lookup_asset.cache_clear()
+    assert Path(staged_lookup_asset()) != staged  # never reused, even by the same user
 
 
 def test_the_asset_hash_is_the_same_whichever_folder_staged_it(
     shared_tmp: Path, tmp_path: Path
 ) -> None:
     first_key, first_files = synthesized_asset(tmp_path / "first")
-    first_folder = staged_handler_asset()
-    staged_handler_asset.cache_clear()  # as a new process would
+    first_folder = staged_lookup_asset()
+    staged_lookup_asset.cache_clear()  # as a new process would
     second_key, second_files = synthesized_asset(tmp_path / "second")
-    assert staged_handler_asset() != first_folder
+    assert staged_lookup_asset() != first_folder
     assert first_key == second_key
     assert first_files == second_files == package_files()
 
@@ -138,7 +142,7 @@ def run_python(code: str, tmp: Path) -> str:
 
 def test_the_folder_is_removed_at_exit_unless_kept(tmp_path: Path) -> None:
     out = run_python(
-        "from constructs_lib.handler_asset import staged_handler_asset as s\n"
+        "from constructs_lib.handler_asset import staged_lookup_asset as s\n"
         "print(s()); print(s(keep=True))",
         tmp_path,
     )
@@ -165,3 +169,37 @@ def test_synth_without_staging_keeps_the_folder_the_assembly_names(tmp_path: Pat
     handler = [p for p in paths if p.is_absolute() and p.name.startswith(STAGING_PREFIX)]
     assert len(handler) == 1, paths
     assert (handler[0] / "image_lookup" / "handler.py").is_file()
+
+
+def test_the_asset_holds_every_module_the_handler_imports_and_no_other(tmp_path: Path) -> None:
+    """What Python itself loads for ``import image_lookup.handler`` is what is staged."""
+    out = run_python(
+        "import sys, image_lookup.handler\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] == 'image_lookup')))",
+        tmp_path,
+    )
+    loaded = {name.replace(".", "/") + ".py" for name in out.split() if "." in name}
+    staged = set(package_files()) - {"image_lookup/__init__.py"}
+    assert loaded == staged
+    # the on_newer_build() evaluator's modules have an asset of their own
+    assert "image_lookup/newer_build.py" not in staged
+
+
+def test_a_staged_module_is_its_source_without_docstrings() -> None:
+    """Same statements (ast), docstrings gone, comments gone, and it still compiles."""
+    for module in handler_package_dir().glob("*.py"):
+        original = ast.parse(module.read_text())
+        for node in ast.walk(original):
+            body = getattr(node, "body", None)
+            if (
+                isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
+                and body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+        staged = asset_source(module)
+        assert ast.dump(ast.parse(staged)) == ast.dump(original), module.name
+        assert '"""' not in staged and "\n#" not in staged
+        compile(staged, module.name, "exec")

@@ -14,7 +14,7 @@ from aws_cdk import aws_imagebuilder as imagebuilder
 from aws_cdk.assertions import Match, Template
 
 from constructs_lib import ImageOwner, ImageType, LatestImageBuild
-from constructs_lib.handler_asset import staged_handler_asset
+from constructs_lib.handler_asset import staged_lookup_asset
 
 pytestmark = pytest.mark.synth
 
@@ -299,7 +299,7 @@ def test_two_stacks_never_reference_each_other() -> None:
 
 
 def test_the_asset_holds_the_handler_package_alone() -> None:
-    staged = Path(staged_handler_asset())
+    staged = Path(staged_lookup_asset())
     files = sorted(str(path.relative_to(staged)) for path in staged.rglob("*") if path.is_file())
     assert files
     assert all(f.startswith("image_lookup/") and f.endswith(".py") for f in files)
