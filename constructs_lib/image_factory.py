@@ -96,20 +96,30 @@ class ImageFactory(Construct):
         stack = Stack.of(self)
 
         self.event_bus = events.EventBus(self, "PinReports", event_bus_name=REGISTRY_NAME)
-        self.event_bus.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="PinReportsFromTheOrganization",
-                principals=[iam.AnyPrincipal()],
-                actions=["events:PutEvents"],
-                resources=[self.event_bus.event_bus_arn],
-                conditions={
-                    "StringEquals": {
-                        "aws:PrincipalOrgID": organization_id,
-                        "events:source": PIN_EVENT_SOURCE,
-                    }
-                },
-            )
-        )
+        # The bus's own Policy property (AWS::Events::EventBus): an AWS::Events::EventBusPolicy
+        # makes cdk-nag read that resource's deprecated ``principal`` (a banner at synth).
+        cfn_bus = self.event_bus.node.default_child
+        assert isinstance(cfn_bus, events.CfnEventBus)
+        cfn_bus.policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PinReportsFromTheOrganization",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "events:PutEvents",
+                    "Resource": stack.format_arn(
+                        service="events", resource="event-bus", resource_name=REGISTRY_NAME
+                    ),
+                    "Condition": {
+                        "StringEquals": {
+                            "aws:PrincipalOrgID": organization_id,
+                            "events:source": PIN_EVENT_SOURCE,
+                        }
+                    },
+                }
+            ],
+        }
         self.table = dynamodb.Table(
             self,
             "Holders",

@@ -1,5 +1,5 @@
-"""The example stack: two lookups, a recipe and pipeline pinned to one, a lifecycle policy
-that keeps every pinned build, and stack outputs."""
+"""The example stack: two lookups, a recipe and pipeline pinned to one, the account's pin
+registry, a lifecycle policy that keeps every pinned build, and stack outputs."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from constructs_lib import ImageOwner, LatestImageBuild
+from constructs_lib import ImageFactory, ImageOwner, LatestImageBuild
+
+#: The AWS Organization whose accounts may report pins to this account's registry: yours.
+ORGANIZATION_ID = "o-a1b2c3d4e5"
 
 
 class GoldenImagePipelineStack(Stack):
@@ -25,11 +28,12 @@ class GoldenImagePipelineStack(Stack):
     ) -> None:
         """Define the lookups, the pipeline, the lifecycle policy and the outputs.
 
-        :param protect_pinned_build: the golden lookup tags the build it pins, and the stack
-            adds a lifecycle policy that keeps every tagged build (default True). Lock mode
-            refuses it (no deploy resolves a locked pin, so nothing would tag it): the locked
-            app passes False, and then gets no lifecycle policy, which would otherwise delete
-            the untagged builds its lock pins.
+        :param protect_pinned_build: the golden lookup reports the build it pins to the
+            account's pin registry (``ImageFactory``, which this stack holds: it builds the
+            golden image), and the stack adds a lifecycle policy that keeps every build the
+            registry marks (default True). Lock mode refuses it (no deploy resolves a locked
+            pin, so nothing would report it): the locked app passes False, and then gets no
+            lifecycle policy, which would otherwise delete the builds its lock pins.
         """
         super().__init__(scope, id, **kwargs)
 
@@ -124,6 +128,8 @@ class GoldenImagePipelineStack(Stack):
         )
 
         if protect_pinned_build:
+            # the golden image's factory keeps the registry every protected lookup reports to
+            ImageFactory(self, "PinRegistry", organization_id=ORGANIZATION_ID)
             self._keep_pinned_golden_builds()
 
         for prefix, lookup in (("Base", base), ("Golden", golden)):
@@ -178,9 +184,9 @@ class GoldenImagePipelineStack(Stack):
                         ),
                     ),
                     filter=imagebuilder.CfnLifecyclePolicy.FilterProperty(type="COUNT", value=5),
-                    # skips every build (image tagMap) and AMI (AMI tagMap) that a lookup
-                    # with protect_pinned_build=True tagged
-                    exclusion_rules=LatestImageBuild.lifecycle_exclusion_rules(),
+                    # skips every build (image tagMap) and AMI (AMI tagMap) the registry
+                    # marks while a lookup with protect_pinned_build=True pins it
+                    exclusion_rules=ImageFactory.lifecycle_exclusion_rules(),
                 )
             ],
         )

@@ -151,11 +151,9 @@ def factory_stack(**props: Any) -> cdk.Stack:
 
 
 def test_the_factorys_bus_takes_pin_reports_from_the_organization_only() -> None:
-    (policy,) = (
-        Template.from_stack(factory_stack()).find_resources("AWS::Events::EventBusPolicy").values()
-    )
-    statement = policy["Properties"]["Statement"]
-    assert statement["Action"] == "events:PutEvents" and statement["Principal"] == {"AWS": "*"}
+    (bus,) = Template.from_stack(factory_stack()).find_resources("AWS::Events::EventBus").values()
+    (statement,) = bus["Properties"]["Policy"]["Statement"]
+    assert statement["Action"] == "events:PutEvents" and statement["Principal"] == "*"
     assert statement["Condition"] == {
         "StringEquals": {
             "aws:PrincipalOrgID": "o-a1b2c3d4e5",
