@@ -2,10 +2,13 @@
 
 Wiring only. Two rules invoke the stack's one evaluator function
 (``image_lookup.newer_build.evaluate``) with the lookup's properties and its pin:
-a rule on Image Builder's own "Image State Change" events (for images this
-account builds in the stack's region: no one else's builds send events here)
-and a schedule (EventBridge delivers the service's events on a best-effort
-basis, and a ``min_age`` gate passes only some time after the build event).
+a rule on Image Builder's own "Image State Change" events and a schedule
+(EventBridge delivers the service's events on a best-effort basis, and a
+``min_age`` gate passes only some time after the build event). Image Builder's
+events reach the stack's default bus for images this account builds in the
+stack's region, and, for a factory's images (``image_account`` another account,
+owner Shared), when the factory forwards them (``ImageFactoryEvents``): that
+rule names the factory's ``account``, so nobody else's events trigger it.
 The evaluator resolves the lookup as a deploy would and, only when the winner is
 newer than the pin, puts a ``latest-image-build`` event on the default bus; the
 rule returned matches that event for this one lookup (stack and construct path).
@@ -13,6 +16,7 @@ rule returned matches that event for this one lookup (stack and construct path).
 
 from __future__ import annotations
 
+import enum
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -38,6 +42,7 @@ from image_lookup.newer_build_event import (
     IMAGE_BUILDER_SOURCE,
     IMAGE_STATE_CHANGE,
     SOURCE,
+    TRIGGER_PATHS,
     DetailKey,
     InputKey,
 )
@@ -178,12 +183,15 @@ def watch_newer_builds(
     owner = properties.get(contract.OWNER.key) or ImageOwner.SELF.value
     known_owner = owner if owner in _OWNER_VALUES else None
     region = properties.get(contract.REGION.key)
-    hears_events = _hears_image_events(known_owner, region, stack.region)
-    if schedule is None and not hears_events:
+    image_account = properties.get(contract.IMAGE_ACCOUNT.key)
+    events_from = image_events_source(known_owner, region, image_account, stack)
+    if schedule is None and events_from is EventsFrom.NONE:
         raise InvalidInputError(
-            f"on_newer_build({id!r}, schedule=None) would never run: Image Builder sends "
-            f"events only for this account's own images in the stack's region, and this "
-            f"lookup (owner {owner!r}, region {region!r}) is not one; keep a schedule"
+            f"on_newer_build({id!r}, schedule=None) would never run: Image Builder's events "
+            f"reach this bus only for this account's own images in the stack's region or a "
+            f"factory's forwarded ones (owner Shared with image_account), and this lookup "
+            f"(owner {owner!r}, region {region!r}, image_account {image_account!r}) is neither; "
+            f"keep a schedule"
         )
     rule = events.Rule(
         lookup,
@@ -192,6 +200,8 @@ def watch_newer_builds(
         event_pattern=events.EventPattern(
             source=[SOURCE],
             detail_type=[DETAIL_TYPE],
+            # the evaluator's own account: another account allowed on this bus can't fake it
+            account=[stack.account],
             detail={
                 DetailKey.STACK: [stack.stack_name],
                 DetailKey.CONSTRUCT_PATH: [lookup.node.path],
@@ -203,32 +213,35 @@ def watch_newer_builds(
     evaluator.allow_lookup(
         owner=known_owner,
         region=region,
-        image_account=properties.get(contract.IMAGE_ACCOUNT.key),
+        image_account=image_account,
         include_deprecated=bool(properties.get(contract.INCLUDE_DEPRECATED.key)),
         gated=any(
             properties.get(prop.key)
             for prop in (contract.REQUIRE_TAGS, contract.EXCLUDE_TAGS, contract.MIN_AGE_SECONDS)
         ),
     )
-    evaluate = targets.LambdaFunction(
-        evaluator.function,
-        event=events.RuleTargetInput.from_object(
-            {
-                # read at synth: a flag an adapter adds later (RequireAmi) is included
-                InputKey.LOOKUP: Lazy.any(_LookupProperties(properties)),
-                InputKey.PINNED_BUILD_ARN: pinned_build_arn,
-                InputKey.STACK: stack.stack_name,
-                InputKey.CONSTRUCT_PATH: lookup.node.path,
-            }
-        ),
-    )
-    if hears_events:
+    watch = {
+        # read at synth: a flag an adapter adds later (RequireAmi) is included
+        InputKey.LOOKUP: Lazy.any(_LookupProperties(properties)),
+        InputKey.PINNED_BUILD_ARN: pinned_build_arn,
+        InputKey.STACK: stack.stack_name,
+        InputKey.CONSTRUCT_PATH: lookup.node.path,
+    }
+    if events_from is not EventsFrom.NONE:
+        # the event's account, region and build ARN ride along (an input transformer),
+        # so the evaluator can check and log what woke it
+        trigger = {key: events.EventField.from_path(path) for key, path in TRIGGER_PATHS.items()}
         events.Rule(
             rule,
             "OnImageBuilderEvent",
             description=f"Image Builder made a build available: evaluate {lookup.node.path}",
-            event_pattern=image_events_pattern(stack, properties),
-            targets=[evaluate],
+            event_pattern=image_events_pattern(stack, properties, events_from),
+            targets=[
+                targets.LambdaFunction(
+                    evaluator.function,
+                    event=events.RuleTargetInput.from_object({**watch, InputKey.TRIGGER: trigger}),
+                )
+            ],
         )
     if schedule is not None:
         events.Rule(
@@ -236,7 +249,11 @@ def watch_newer_builds(
             "OnSchedule",
             description=f"Evaluate {lookup.node.path} on a schedule",
             schedule=schedule,
-            targets=[evaluate],
+            targets=[
+                targets.LambdaFunction(
+                    evaluator.function, event=events.RuleTargetInput.from_object(watch)
+                )
+            ],
         )
     return rule
 
@@ -257,17 +274,64 @@ class _LookupProperties:
         }
 
 
-def image_events_pattern(stack: Stack, properties: Mapping[str, Any]) -> events.EventPattern:
+class EventsFrom(enum.Enum):
+    """Whose Image Builder events reach the stack's default bus for a lookup."""
+
+    NONE = "none"  # Amazon's, Marketplace images, another region's own images
+    OWN = "own"  # this account's builds in the stack's region
+    FACTORY = "factory"  # image_account's builds, forwarded by ImageFactoryEvents
+
+
+def image_events_source(
+    owner: str | None, region: str | None, image_account: str | None, stack: Stack
+) -> EventsFrom:
+    """Whose Image Builder events for the lookup's image reach the stack's default bus.
+
+    Image Builder sends them to the default bus of the account and region that
+    build the image. Another account's (a factory's) arrive only when it forwards
+    them, which ``ImageFactoryEvents`` does for owner Shared lookups that name it
+    in ``image_account`` (from any region: the forwarder targets this region's bus).
+    ``owner`` None: a token, which could be Self.
+    """
+    foreign = bool(image_account) and (
+        Token.is_unresolved(image_account)
+        or Token.is_unresolved(stack.account)
+        or image_account != stack.account
+    )
+    if foreign:
+        shared = owner in (None, ImageOwner.SHARED.value, ImageOwner.SELF.value)
+        return EventsFrom.FACTORY if shared and image_account != "aws" else EventsFrom.NONE
+    if owner is not None and owner != ImageOwner.SELF.value:
+        return EventsFrom.NONE
+    other_region = (
+        region
+        and region != stack.region
+        and not Token.is_unresolved(region)
+        and not Token.is_unresolved(stack.region)
+    )
+    return EventsFrom.NONE if other_region else EventsFrom.OWN
+
+
+def image_events_pattern(
+    stack: Stack, properties: Mapping[str, Any], events_from: EventsFrom = EventsFrom.OWN
+) -> events.EventPattern:
     """Image Builder's "Image State Change" to AVAILABLE, for builds of the lookup's image.
 
     The event's ``resources`` holds the build's ARN (Image Builder User Guide, "Event
     messages that Image Builder sends"), so a prefix narrows it to the image and to
     the selector's fixed part, where name and selector are literals. The prefix is
     the selector as written: a version the service writes with other leading zeros
-    (``1.02.0`` for ``1.2.x``) is left to the schedule.
+    (``1.02.0`` for ``1.2.x``) is left to the schedule. A factory's events are
+    matched on ``account`` too (the account that emitted them, kept across buses),
+    and the ARN is the image's region's (``region``, default the stack's).
     """
-    account = properties.get(contract.IMAGE_ACCOUNT.key) or stack.account
-    prefix = f"arn:{stack.partition}:imagebuilder:{stack.region}:{account}:image/"
+    if events_from is EventsFrom.FACTORY:
+        account = properties[contract.IMAGE_ACCOUNT.key]
+        region = properties.get(contract.REGION.key) or stack.region
+    else:
+        account = properties.get(contract.IMAGE_ACCOUNT.key) or stack.account
+        region = stack.region
+    prefix = f"arn:{stack.partition}:imagebuilder:{region}:{account}:image/"
     name = properties[contract.IMAGE_NAME.key]
     selector = properties.get(contract.VERSION_SELECTOR.key) or contract.DEFAULT_SELECTOR
     if not Token.is_unresolved(name):
@@ -280,22 +344,7 @@ def image_events_pattern(stack: Stack, properties: Mapping[str, Any]) -> events.
     return events.EventPattern(
         source=[IMAGE_BUILDER_SOURCE],
         detail_type=[IMAGE_STATE_CHANGE],
+        account=[account] if events_from is EventsFrom.FACTORY else None,
         detail={"state": {"status": ["AVAILABLE"]}},
         resources=events.Match.prefix(prefix),
-    )
-
-
-def _hears_image_events(owner: str | None, region: str | None, stack_region: str) -> bool:
-    """Whether Image Builder's events for the image reach the stack's default bus.
-
-    Image Builder sends them to the default bus of the account and region that
-    build the image; other accounts' images (Amazon's, shared ones) send none here.
-    """
-    if owner is not None and owner != ImageOwner.SELF.value:
-        return False
-    return not (
-        region
-        and region != stack_region
-        and not Token.is_unresolved(region)
-        and not Token.is_unresolved(stack_region)
     )

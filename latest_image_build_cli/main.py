@@ -17,7 +17,13 @@ from typing import NamedTuple
 
 from image_lookup.errors import ImageLookupError
 from latest_image_build_cli.aws_session import sdk_failure
-from latest_image_build_cli.cli_errors import PROG, CommandError, OneLineArgumentParser, report
+from latest_image_build_cli.cli_errors import (
+    PROG,
+    CommandError,
+    OneLineArgumentParser,
+    report,
+    tool_version,
+)
 from latest_image_build_cli.exit_codes import ERROR
 
 #: Exit status of a command stopped with Ctrl-C (128 + SIGINT), as shells report it.
@@ -43,6 +49,10 @@ COMMANDS = {
     "lock": Command(
         "latest_image_build_cli.lock_command",
         "write (or --check) the lock file that pins every lookup of an app",
+    ),
+    "fleet": Command(
+        "latest_image_build_cli.fleet_command",
+        "image factory: every pinned build and its holders, and the builds nobody pins",
     ),
 }
 DEFAULT_COMMAND = "resolve"
@@ -90,6 +100,9 @@ def build_parser(chosen: str) -> tuple[OneLineArgumentParser, ModuleType | None]
         description="Pin, check and lock EC2 Image Builder builds for LatestImageBuild lookups.",
         epilog=EPILOG,
     )
+    # Listed for --help; `latest-image-build --version` runs resolve's own --version, which
+    # prints the same (and, with a value, is the selector's deprecated spelling).
+    parser.add_argument("--version", action="version", version=tool_version())
     subparsers = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=OneLineArgumentParser
     )

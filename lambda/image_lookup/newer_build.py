@@ -1,10 +1,13 @@
 """The evaluator behind ``on_newer_build()``: is there a build newer than the stack's pin?
 
 EventBridge invokes it (on Image Builder's "Image State Change" events and on a
-schedule) with a constant input: the lookup's properties, the pin's build ARN,
-the stack and the construct path. It resolves the lookup exactly as a deploy
-would and, only when the winner is newer than the pin, puts one event
-(``newer_build_event.SOURCE`` / ``DETAIL_TYPE``) on the default bus.
+schedule) with the lookup's properties, the pin's build ARN, the stack and the
+construct path; on an event, also the event's account, region and resources
+(``InputKey.TRIGGER``). An event is taken only from the image's account (its
+``image_account``, a factory's when forwarded, else the function's own) and for a
+build of that account; any other is ignored without a call. It resolves the lookup
+exactly as a deploy would and, only when the winner is newer than the pin, puts
+one event (``newer_build_event.SOURCE`` / ``DETAIL_TYPE``) on the default bus.
 
 Kept apart from ``handler``: the custom resource's cold start never loads it.
 """
@@ -23,7 +26,7 @@ from image_lookup.errors import AmbiguousImageError, InvalidInputError, NoMatchi
 from image_lookup.events_api import put_event
 from image_lookup.lookup_runner import lookup_image
 from image_lookup.models import LookupRequest
-from image_lookup.newer_build_event import DETAIL_TYPE, SOURCE, DetailKey, InputKey
+from image_lookup.newer_build_event import DETAIL_TYPE, SOURCE, DetailKey, InputKey, TriggerKey
 from image_lookup.properties import parse_properties
 from image_lookup.versions import SemVer, parse_build_version
 
@@ -36,6 +39,38 @@ class Outcome:
     NEWER = "newer build announced"
     PINNED_IS_NEWEST = "the pin is the newest qualifying build"
     NO_QUALIFYING_BUILD = "no build qualifies"
+    IGNORED = "event ignored: not a build of the image's account"
+
+
+class Trigger(NamedTuple):
+    """The Image Builder event that woke the evaluator: who emitted it, and its build."""
+
+    account: str
+    region: str
+    build_arn: str
+
+
+def parse_trigger(value: object) -> Trigger | None:
+    """``InputKey.TRIGGER`` (absent on a schedule: None); else InvalidInputError.
+
+    The build is the event's first ``resources`` entry, an image build ARN
+    (Image Builder User Guide, "Event messages that Image Builder sends").
+    """
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(f"input {InputKey.TRIGGER} must be an object, got {value!r}")
+    account, region = value.get(TriggerKey.ACCOUNT), value.get(TriggerKey.REGION)
+    resources = value.get(TriggerKey.RESOURCES)
+    if not isinstance(account, str) or not isinstance(region, str):
+        raise InvalidInputError(
+            f"input {InputKey.TRIGGER} needs the event's account and region, got {value!r}"
+        )
+    if not isinstance(resources, list) or not resources or not isinstance(resources[0], str):
+        raise InvalidInputError(
+            f"input {InputKey.TRIGGER} resources must list the build's ARN, got {resources!r}"
+        )
+    return Trigger(account, region, resources[0])
 
 
 class Watch:
@@ -55,6 +90,18 @@ class Watch:
         self.pinned = build_version_of(self.pinned_arn)
         self.stack = _text(event, InputKey.STACK)
         self.construct_path = _text(event, InputKey.CONSTRUCT_PATH)
+        self.trigger = parse_trigger(event.get(InputKey.TRIGGER))
+
+    def ignores(self, own_account: str | None) -> bool:
+        """Whether the trigger is not a build of the image's account (the lookup's
+        ``image_account``, else ``own_account``): nobody else's builds count."""
+        if self.trigger is None:
+            return False
+        parts = self.trigger.build_arn.split(":")
+        if len(parts) != 6 or parts[2] != "imagebuilder" or not parts[5].startswith("image/"):
+            return True
+        expected = self.request.image_account or own_account or self.trigger.account
+        return not self.trigger.account == parts[4] == expected
 
 
 class BuildVersion(NamedTuple):
@@ -84,6 +131,10 @@ def evaluate(event: Mapping[str, Any], context: Any) -> dict[str, str]:
     region, account = _function_location(context)
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     result = {"stack": watch.stack, "construct_path": watch.construct_path}
+    if watch.trigger is not None:
+        result.update(trigger=watch.trigger.build_arn, trigger_account=watch.trigger.account)
+        if watch.ignores(account):
+            return _finish(result, Outcome.IGNORED)
     try:
         data = lookup_image(
             watch.request,

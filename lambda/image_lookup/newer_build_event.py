@@ -26,6 +26,24 @@ class InputKey:
     PINNED_BUILD_ARN = "PinnedBuildArn"  # the stack's current pin
     STACK = "Stack"
     CONSTRUCT_PATH = "ConstructPath"
+    #: present when an Image Builder event triggered the evaluation (``TriggerKey``)
+    TRIGGER = "Trigger"
+
+
+class TriggerKey:
+    """Keys of ``InputKey.TRIGGER``: the triggering event's fields (EventBridge input paths)."""
+
+    ACCOUNT = "account"  # the account that emitted it: the image's, when forwarded too
+    REGION = "region"
+    RESOURCES = "resources"  # Image Builder puts the build's ARN here
+
+
+#: Where each ``TriggerKey`` is in the event (EventBridge "event structure" fields).
+TRIGGER_PATHS = {
+    TriggerKey.ACCOUNT: "$.account",
+    TriggerKey.REGION: "$.region",
+    TriggerKey.RESOURCES: "$.resources",
+}
 
 
 class DetailKey:

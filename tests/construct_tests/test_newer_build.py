@@ -104,12 +104,21 @@ def as_list(value: Any) -> list[Any]:
 
 
 def evaluator_input(rule: dict[str, Any]) -> dict[str, Any]:
-    """The target's constant input, with the pin's GetAtt shown as ``<LogicalId.Attr>``."""
+    """The target's input, with the pin's GetAtt shown as ``<LogicalId.Attr>``.
+
+    A constant ``Input``, or an ``InputTransformer`` whose template's placeholders
+    (``<name>``, unquoted: EventBridge inserts the event's value as JSON) are shown
+    as the strings ``"<$.path>"``.
+    """
     (target,) = rule["Targets"]
-    separator, parts = target["Input"]["Fn::Join"]
+    transformer = target.get("InputTransformer")
+    template = transformer["InputTemplate"] if transformer else target["Input"]
+    separator, parts = template["Fn::Join"]
     text = separator.join(
         part if isinstance(part, str) else "<{}.{}>".format(*part["Fn::GetAtt"]) for part in parts
     )
+    for name, path in (transformer or {}).get("InputPathsMap", {}).items():
+        text = text.replace(f"<{name}>", json.dumps(f"<{path}>"))
     parsed: dict[str, Any] = json.loads(text)
     return parsed
 
@@ -121,6 +130,7 @@ def test_the_returned_rule_matches_the_evaluators_event_for_this_lookup(
     assert newer["EventPattern"] == {
         "source": ["latest-image-build"],
         "detail-type": ["Newer Image Build Available"],
+        "account": [ACCOUNT],  # the evaluator's, not another account's allowed on the bus
         "detail": {"stack": [STACK], "constructPath": [f"{STACK}/Golden"]},
     }
     (topic_id,) = of_type(resources, "AWS::SNS::Topic")
@@ -128,43 +138,52 @@ def test_the_returned_rule_matches_the_evaluators_event_for_this_lookup(
     assert "Targets" not in rules_of(resources, "Quiet")["newer"]  # target defaults to none
 
 
-def test_one_evaluator_per_stack_from_the_lookups_own_asset(
-    resources: dict[str, dict[str, Any]],
+def test_one_evaluator_per_stack_from_the_librarys_package(
+    resources: dict[str, dict[str, Any]], assembly_dir: Path
 ) -> None:
-    functions = of_type(resources, "AWS::Lambda::Function").values()
+    functions = of_type(resources, "AWS::Lambda::Function")
     evaluators = [
-        f["Properties"] for f in functions if f["Properties"]["Handler"] == EVALUATOR_ENTRY
-    ]
-    (handler,) = [
-        f["Properties"]
-        for f in functions
-        if f["Properties"]["Handler"] == "image_lookup.handler.on_event"
+        key for key, f in functions.items() if f["Properties"]["Handler"] == EVALUATOR_ENTRY
     ]
     assert len(evaluators) == 1  # five watched lookups
-    assert evaluators[0]["Code"] == handler["Code"]  # the same staged asset
+    # its asset holds the evaluator's modules (the lookup's handler has its own, without them)
+    s3_key = functions[evaluators[0]]["Properties"]["Code"]["S3Key"]
+    asset = assembly_dir / f"asset.{s3_key.removesuffix('.zip')}" / "image_lookup"
+    assert {"newer_build.py", "newer_build_event.py", "events_api.py"} <= {
+        path.name for path in asset.iterdir()
+    }
     for rule in of_type(resources, "AWS::Events::Rule").values():
         for target in rule["Properties"].get("Targets", []):
-            if "Input" in target:
-                assert target["Arn"]["Fn::GetAtt"][0] in of_type(resources, "AWS::Lambda::Function")
+            if "PinnedBuildArn" in json.dumps(target):  # an evaluator's input
+                assert target["Arn"]["Fn::GetAtt"][0] == evaluators[0]
 
 
 def test_the_input_is_the_lookups_properties_and_its_pin(
     resources: dict[str, dict[str, Any]],
 ) -> None:
     (golden_id,) = [k for k in of_type(resources, "Custom::LatestImageBuild") if "Golden" in k]
-    for rule in ("image events", "schedule"):
-        assert evaluator_input(rules_of(resources, "Golden")[rule]) == {
-            # no RefreshToken (new every synth) and no ProtectPinnedBuild (the deploy's job)
-            "Lookup": {
-                "ImageName": "Golden AL2023",
-                "VersionSelector": "1.x.x",
-                "Owner": "Self",
-                "RequireTags": {"stage": "prod"},
-            },
-            "PinnedBuildArn": f"<{golden_id}.ImageBuildVersionArn>",
-            "Stack": STACK,
-            "ConstructPath": f"{STACK}/Golden",
-        }
+    watch = {
+        # no RefreshToken (new every synth) and no ProtectPinnedBuild (the deploy's job)
+        "Lookup": {
+            "ImageName": "Golden AL2023",
+            "VersionSelector": "1.x.x",
+            "Owner": "Self",
+            "RequireTags": {"stage": "prod"},
+        },
+        "PinnedBuildArn": f"<{golden_id}.ImageBuildVersionArn>",
+        "Stack": STACK,
+        "ConstructPath": f"{STACK}/Golden",
+    }
+    assert evaluator_input(rules_of(resources, "Golden")["schedule"]) == watch
+    # an event's trigger rides along: its account, region and resources (the build's ARN)
+    assert evaluator_input(rules_of(resources, "Golden")["image events"]) == {
+        **watch,
+        "Trigger": {
+            "account": "<$.account>",
+            "region": "<$.region>",
+            "resources": "<$.resources>",
+        },
+    }
 
 
 def test_image_builder_events_narrowed_to_the_image_and_selector(
@@ -285,7 +304,13 @@ def test_a_schedule_that_is_not_one_fails_at_synth() -> None:
 def test_lock_mode_hands_the_evaluator_the_locked_pin(tmp_path: Path) -> None:
     """In lock mode there is no custom resource: the pin in the input is the lock file's."""
     build_arn = f"arn:aws:imagebuilder:{REGION}:{ACCOUNT}:image/golden/1.4.0/2"
-    pin = {key: "" for key in ATTRIBUTE_KEYS} | {Attribute.IMAGE_BUILD_VERSION_ARN: build_arn}
+    pin = {key: "" for key in ATTRIBUTE_KEYS} | {  # a consistent entry, as `lock` writes
+        Attribute.IMAGE_BUILD_VERSION_ARN: build_arn,
+        Attribute.IMAGE_VERSION_ARN: build_arn.rsplit("/", 1)[0],
+        Attribute.IMAGE_NAME: "golden",
+        Attribute.VERSION: "1.4.0",
+        Attribute.BUILD_VERSION: "1.4.0/2",
+    }
     query = {"ImageName": "golden", "VersionSelector": "1.x.x", "Owner": "Self"}
     lock = LockFile({f"{STACK}/Golden": LockEntry(query, StackPlace(REGION, ACCOUNT), pin)})
     (tmp_path / "images.lock.json").write_text(lock.render())

@@ -38,6 +38,7 @@ from local_endpoints.imagebuilder import ACCOUNT, REGION, FakeImageBuilder, Fake
 from local_endpoints.lambda_service import LocalLambda
 from local_endpoints.moto_services import MotoServices
 from tests.support.cloudformation import DeployedStack
+from tests.support.event_input import render_input
 from tests.support.events import EVENTS
 from tests.support.synth import synth_app
 
@@ -172,12 +173,21 @@ def rule_of(stack: DeployedStack, construct_path: str, source: str) -> dict[str,
             continue
         named = pattern.get("detail", {}).get("constructPath") == [construct_path]
         inputs = [
-            stack.resolve(_deployed_pin(target["Input"], "(pin)"))
-            for target in properties.get("Targets", [])
+            target_input(stack, target, "(pin)", SAMPLE) for target in properties.get("Targets", [])
         ]
         if named or any(json.loads(i)["ConstructPath"] == construct_path for i in inputs):
             return dict(properties)
     raise LookupError(f"no {source} rule for {construct_path}")
+
+
+def target_input(
+    stack: DeployedStack, target: dict[str, Any], pinned_arn: str, event: dict[str, Any]
+) -> str:
+    """What EventBridge hands ``target`` for ``event``, the pin deployed as ``pinned_arn``."""
+    transformer = target.get("InputTransformer")
+    template = transformer["InputTemplate"] if transformer else target["Input"]
+    text: str = stack.resolve(_deployed_pin(template, pinned_arn))
+    return render_input(text, transformer["InputPathsMap"], event) if transformer else text
 
 
 def sample_with(resource: str | None = None, status: str | None = None) -> dict[str, Any]:
@@ -252,8 +262,9 @@ class Evaluation(NamedTuple):
     sibling_events: list[dict[str, Any]]
 
 
-def evaluate(harness: Harness, pinned_arn: str) -> Evaluation:
-    """Invoke the evaluator with the Golden lookup's scheduled input, pinned to ``pinned_arn``.
+def evaluate(harness: Harness, pinned_arn: str, event: dict[str, Any] | None = None) -> Evaluation:
+    """Invoke the evaluator with the Golden lookup's scheduled input, pinned to ``pinned_arn``;
+    with ``event``, the input Golden's Image Builder rule makes of that event instead.
 
     The rules ``on_newer_build()`` returned for Golden and Sibling listen on moto's bus.
     """
@@ -265,7 +276,12 @@ def evaluate(harness: Harness, pinned_arn: str) -> Evaluation:
     sibling_queue = bus.rule(
         rule_of(stack, f"{EVALUATED_STACK}/Sibling", "latest-image-build")["EventPattern"]
     )
-    payload = scheduled_input(stack, f"{EVALUATED_STACK}/Golden", pinned_arn)
+    golden = f"{EVALUATED_STACK}/Golden"
+    if event is None:
+        payload = scheduled_input(stack, golden, pinned_arn)
+    else:
+        (target,) = rule_of(stack, golden, "aws.imagebuilder")["Targets"]
+        payload = target_input(stack, target, pinned_arn, event)
     body, error = harness.evaluator.invoke(
         harness.evaluator.function_arn, "Event", payload.encode()
     )
@@ -378,3 +394,35 @@ def test_the_evaluator_only_reads_image_builder(images: FakeImageBuilder, harnes
     evaluate(harness, pinned_arn(images))
     assert set(images.counts()) <= {"ListImages", "GetImage", "ListImageBuildVersions"}
     assert images.count() > 0
+
+
+def own_build_event(build_arn: str, account: str = ACCOUNT) -> dict[str, Any]:
+    """The guide's sample event as Image Builder would send it for ``build_arn``."""
+    return {**sample_with(build_arn), "account": account, "region": REGION}
+
+
+def test_an_image_builder_event_wakes_the_evaluator_with_its_build(
+    images: FakeImageBuilder, harness: Harness
+) -> None:
+    """The rule's input transformer hands the event's account, region and build along."""
+    newer = images.add(NAME, "1.1.0")
+    newer.builds[0].tags = {"stage": "prod"}
+    newer_arn = newer.build_arn(newer.builds[0])
+    evaluation = evaluate(harness, pinned_arn(images), own_build_event(newer_arn))
+    assert evaluation.result["outcome"] == Outcome.NEWER
+    assert evaluation.result["trigger"] == newer_arn
+    assert [event["resources"] for event in evaluation.golden_events] == [[newer_arn]]
+
+
+def test_an_event_of_another_accounts_build_is_ignored_without_a_call(
+    images: FakeImageBuilder, harness: Harness
+) -> None:
+    """Had a rule let it through, the evaluator still takes only the image's account's builds."""
+    newer = images.add(NAME, "1.1.0")
+    newer.builds[0].tags = {"stage": "prod"}
+    images.calls.clear()
+    other = newer.build_arn(newer.builds[0]).replace(ACCOUNT, "444455556666")
+    evaluation = evaluate(harness, pinned_arn(images), own_build_event(other, "444455556666"))
+    assert evaluation.result["outcome"] == Outcome.IGNORED
+    assert evaluation.golden_events == []
+    assert images.count() == 0

@@ -31,8 +31,10 @@ from image_lookup.pins import (
 from image_lookup.protection import PROTECTED_TAG_KEY, legacy_tag_key, protection_requested
 from image_lookup.retry import RetryPolicy
 from local_endpoints.imagebuilder import ACCOUNT, FakeBuild, FakeImageBuilder, FakeImageVersion
+from tests.support import registry as registry_support
 from tests.support.events import load_event
 from tests.support.lambda_context import FakeLambdaContext
+from tests.support.registry import resources
 
 moto_services = pytest.importorskip("local_endpoints.moto_services")
 from pin_registry import handler as registry_handler  # noqa: E402
@@ -62,18 +64,7 @@ def moto() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def factory_template() -> dict[str, Any]:
     """The ImageFactory as synthesized: its table and its report rule are what the tests use."""
-    from aws_cdk import App, Environment, Stack
-
-    from constructs_lib.image_factory import ImageFactory
-
-    app = App()
-    stack = Stack(app, "Factory", env=Environment(account=ACCOUNT, region=REGION))
-    ImageFactory(stack, "Factory", organization_id="o-a1b2c3d4e5")
-    return dict(app.synth().get_stack_by_name("Factory").template)
-
-
-def resources(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
+    return registry_support.factory_template()
 
 
 @pytest.fixture
@@ -89,13 +80,7 @@ def aws(
     for service in ("EC2", "DYNAMODB", "EVENTBRIDGE", "SQS"):
         monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", moto.url)
     monkeypatch.setenv(registry_handler.TABLE_ENV, REGISTRY_NAME)
-    (table,) = resources(factory_template, "AWS::DynamoDB::Table")
-    boto3.client("dynamodb", region_name=REGION).create_table(
-        TableName=table["TableName"],
-        KeySchema=table["KeySchema"],
-        AttributeDefinitions=table["AttributeDefinitions"],
-        BillingMode=table["BillingMode"],
-    )
+    registry_support.create_registry_table(REGION)
     return fake
 
 

@@ -1,0 +1,44 @@
+"""The pin registry's table as ``ImageFactory`` synthesizes it, made in moto's DynamoDB."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+
+from image_lookup.pins import REGISTRY_NAME
+from local_endpoints.imagebuilder import ACCOUNT
+
+REGION = "us-east-1"
+
+
+@functools.lru_cache(maxsize=1)
+def factory_template() -> dict[str, Any]:
+    """The template of a stack holding one ``ImageFactory`` (synthesized once)."""
+    from aws_cdk import App, Environment, Stack
+
+    from constructs_lib.image_factory import ImageFactory
+
+    app = App()
+    stack = Stack(app, "Factory", env=Environment(account=ACCOUNT, region=REGION))
+    ImageFactory(stack, "Factory", organization_id="o-a1b2c3d4e5")
+    return dict(app.synth().get_stack_by_name("Factory").template)
+
+
+def resources(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The Properties of every resource of type ``kind``."""
+    return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
+
+
+def create_registry_table(region: str = REGION) -> str:
+    """CreateTable with the synthesized table's keys and billing mode; returns its name."""
+    (table,) = resources(factory_template(), "AWS::DynamoDB::Table")
+    assert table["TableName"] == REGISTRY_NAME
+    boto3.client("dynamodb", region_name=region).create_table(
+        TableName=table["TableName"],
+        KeySchema=table["KeySchema"],
+        AttributeDefinitions=table["AttributeDefinitions"],
+        BillingMode=table["BillingMode"],
+    )
+    return str(table["TableName"])
