@@ -22,12 +22,11 @@ from aws_cdk import aws_imagebuilder as imagebuilder
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from pin_registry.handler import LEASE_ENV, TABLE_ENV
-from pin_registry.store_api import BUILD_KEY, HOLDER_KEY
 
 from constructs_lib import protection
 from constructs_lib._compliance import IAM5, acknowledge_finding
 from constructs_lib.handler_asset import staged_registry_asset
+from constructs_lib.image_factory_events import ImageFactoryEvents
 from image_lookup.errors import InvalidInputError, show_value
 from image_lookup.pins import PIN_EVENT_DETAIL_TYPE, PIN_EVENT_SOURCE, REGISTRY_NAME
 from image_lookup.protection import (
@@ -37,6 +36,8 @@ from image_lookup.protection import (
     BUILD_TAG_ACTIONS,
     TAG_PREFIX,
 )
+from pin_registry.handler import LEASE_ENV, TABLE_ENV
+from pin_registry.store_api import BUILD_KEY, HOLDER_KEY
 
 #: AWS Organizations ids: ``o-`` and 10 to 32 lowercase letters or digits
 #: (Organizations API reference, Organization.Id).
@@ -70,6 +71,9 @@ class ImageFactory(Construct):
         distribution_regions: Sequence[str] | None = None,
         holder_lease: Duration | None = None,
         table_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        workload_accounts: Sequence[str] | None = None,
+        workload_regions: Sequence[str] | None = None,
+        central_bus_arn: str | None = None,
     ) -> None:
         """Define the registry.
 
@@ -82,6 +86,12 @@ class ImageFactory(Construct):
             stack renews daily. Default ``Duration.days(3)``.
         :param table_removal_policy: what happens to the holders table when the
             construct is removed. Default ``RemovalPolicy.RETAIN``.
+        :param workload_accounts: accounts whose default buses hear of this factory's new
+            builds (``ImageFactoryEvents``), so their ``on_newer_build()`` rules fire.
+            Default: none.
+        :param workload_regions: the regions of those buses. Default: ``distribution_regions``
+            when given, else this stack's region.
+        :param central_bus_arn: one more event bus that hears of new builds. Default: none.
         :raises ValueError: an invalid literal value; the message names it.
         """
         regions = _check_regions(distribution_regions)
@@ -94,6 +104,22 @@ class ImageFactory(Construct):
             )
         super().__init__(scope, id)
         stack = Stack.of(self)
+        #: The forwarding of Image Builder's events (``ImageFactoryEvents``), when asked for.
+        self.events: ImageFactoryEvents | None = None
+        if workload_accounts or central_bus_arn:
+            try:
+                self.events = ImageFactoryEvents(
+                    self,
+                    "Events",
+                    organization_id=organization_id,
+                    target_accounts=workload_accounts,
+                    target_regions=workload_regions
+                    or (list(regions) if regions != ("*",) else None),
+                    central_bus_arn=central_bus_arn,
+                )
+            except ValueError:
+                scope.node.try_remove_child(id)  # a bad value leaves nothing behind
+                raise
 
         self.event_bus = events.EventBus(self, "PinReports", event_bus_name=REGISTRY_NAME)
         # The bus's own Policy property (AWS::Events::EventBus): an AWS::Events::EventBusPolicy

@@ -183,6 +183,20 @@ def test_without_distribution_regions_the_registry_tags_its_amis_in_any_region()
     }
 
 
+def test_the_factory_forwards_its_build_events_to_workload_accounts_when_asked() -> None:
+    template = Template.from_stack(
+        factory_stack(workload_accounts=["210987654321"], distribution_regions=["eu-west-1"])
+    )
+    targets = [
+        flatten(target["Arn"])
+        for rule in template.find_resources("AWS::Events::Rule").values()
+        for target in rule["Properties"].get("Targets", [])
+    ]
+    assert "arn:<AWS::Partition>:events:eu-west-1:210987654321:event-bus/default" in targets
+    assert not renewal_inputs(factory_stack())  # and without workload accounts, no forwarding
+    assert factory_stack().node.find_child("Factory").events is None
+
+
 @pytest.mark.parametrize(
     ("props", "message"),
     [
@@ -198,6 +212,10 @@ def test_without_distribution_regions_the_registry_tags_its_amis_in_any_region()
         (
             {"organization_id": "o-a1b2c3d4e5", "holder_lease": cdk.Duration.hours(12)},
             "holder_lease 12 hours is too short",
+        ),
+        (
+            {"organization_id": "o-a1b2c3d4e5", "workload_accounts": ["12345"]},
+            "'12345'",
         ),
     ],
 )
