@@ -38,6 +38,9 @@ HANDLER_TIMEOUT = Duration.minutes(2)
 #: How often a stack renews its protected pins (well inside ``ImageFactory``'s lease).
 RENEWAL_INTERVAL = Duration.days(1)
 LIST_STACK_RESOURCES = "cloudformation:ListStackResources"
+#: Protected lookups named by one renewal rule: a target's Input holds at most 8,192
+#: characters (EventBridge API reference, Target), and a logical id at most 255.
+RENEWAL_LOOKUPS_PER_RULE = 25
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 LOG_RETENTION_DAYS = 30  # LOG_RETENTION in days, for a CfnLogGroup
 #: aws-cdk-lib's feature flag under which every Function makes its own
@@ -235,37 +238,50 @@ class LookupProvider(Construct):
             self.role.add_to_policy(
                 iam.PolicyStatement(actions=[LIST_STACK_RESOURCES], resources=[Aws.STACK_ID])
             )
-            events.Rule(
-                self,
-                "PinRenewal",
-                description="Daily: renews the leases of this stack's protected pins",
-                schedule=events.Schedule.rate(RENEWAL_INTERVAL),
-                targets=[
-                    targets.LambdaFunction(
-                        self.handler,
-                        event=events.RuleTargetInput.from_object(
-                            {
-                                RENEWAL_MARK: RENEWAL_VALUE,
-                                "stackId": Aws.STACK_ID,
-                                "lookups": Lazy.list(_ProtectedLookups(self._protected)),
-                            }
-                        ),
-                        retry_attempts=4,
-                    )
-                ],
-            )
+        if len(self._protected) % RENEWAL_LOOKUPS_PER_RULE == 0:
+            self._add_renewal_rule(len(self._protected) // RENEWAL_LOOKUPS_PER_RULE)
         self._protected.append(lookup)
+
+    def _add_renewal_rule(self, index: int) -> None:
+        """The daily rule that renews protected lookups ``index * RENEWAL_LOOKUPS_PER_RULE``
+        onwards (at most ``RENEWAL_LOOKUPS_PER_RULE`` of them)."""
+        start = index * RENEWAL_LOOKUPS_PER_RULE
+        events.Rule(
+            self,
+            f"PinRenewal{index + 1}" if index else "PinRenewal",
+            description="Daily: renews the leases of this stack's protected pins",
+            schedule=events.Schedule.rate(RENEWAL_INTERVAL),
+            targets=[
+                targets.LambdaFunction(
+                    self.handler,
+                    event=events.RuleTargetInput.from_object(
+                        {
+                            RENEWAL_MARK: RENEWAL_VALUE,
+                            "stackId": Aws.STACK_ID,
+                            "lookups": Lazy.list(
+                                _ProtectedLookups(
+                                    self._protected, start, start + RENEWAL_LOOKUPS_PER_RULE
+                                )
+                            ),
+                        }
+                    ),
+                    retry_attempts=4,
+                )
+            ],
+        )
 
 
 @jsii.implements(IStableListProducer)
 class _ProtectedLookups:
     """The logical ids of the stack's protected lookups, known once every construct exists."""
 
-    def __init__(self, lookups: list[CfnResource]) -> None:
+    def __init__(self, lookups: list[CfnResource], start: int, stop: int) -> None:
         self._lookups = lookups
+        self._start = start
+        self._stop = stop
 
     def produce(self) -> list[str]:
-        return [lookup.logical_id for lookup in self._lookups]
+        return [lookup.logical_id for lookup in self._lookups[self._start : self._stop]]
 
 
 @jsii.implements(IStableAnyProducer)

@@ -107,6 +107,20 @@ def test_a_shared_image_reports_to_the_factorys_registry_in_the_images_region() 
     assert {r for a, r, _ in found if a == "events:PutEvents"} == {bus}
 
 
+def test_renewal_rules_name_at_most_25_lookups_each_and_every_lookup_once() -> None:
+    """A rule target's Input holds at most 8,192 characters (EventBridge API reference,
+    Target.Input); a CloudFormation logical id may be 255 characters long."""
+    stack = stack_of(*([True] * 60))
+    inputs = renewal_inputs(stack)
+    named = [json.loads(flatten(i).replace("<AWS::StackId>", "S"))["lookups"] for i in inputs]
+    assert [len(lookups) for lookups in named] == [25, 25, 10]
+    assert len({lookup for lookups in named for lookup in lookups}) == 60
+    # the frame (keys, and a stack id of up to 256 characters) and 25 ids of 255 fit
+    for rendered, lookups in zip(inputs, named, strict=True):
+        frame = len(flatten(rendered)) - sum(len(f'"{lookup}",') for lookup in lookups)
+        assert frame + 256 + 25 * len(f'"{"L" * 255}",') < 8192
+
+
 def test_the_daily_renewal_names_exactly_the_protected_lookups() -> None:
     stack = stack_of(True, False, True)
     (renewal,) = renewal_inputs(stack)
