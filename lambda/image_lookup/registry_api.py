@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from image_lookup import sdk
 from image_lookup.deadline import Deadline
-from image_lookup.errors import ServiceError
+from image_lookup.errors import AccessDeniedError, ServiceError
 from image_lookup.retry import DEFAULT_RETRY_POLICY, Retrier, RetryPolicy
 
 #: What EventBridge answers for a bus that does not exist (API reference, PutEvents errors).
@@ -59,6 +59,12 @@ class RegistryGateway:
                 answer = self._put(pending)
             except ClientError as error:
                 raise ServiceError(no_registry_reason(bus)) from error
+            except AccessDeniedError as error:
+                # a bus of another account answers AccessDenied when its policy keeps us out
+                raise AccessDeniedError(
+                    f"{error.reason}; or the pin registry's bus {bus} does not let this "
+                    "account in (ImageFactory organization_id)"
+                ) from error
             results = answer.get("Entries") or []
             failed = [
                 (entry, result)

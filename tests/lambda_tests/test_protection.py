@@ -608,3 +608,30 @@ def test_protection_requested_reads_only_its_flag(properties: object, expected: 
 def test_a_holder_needs_the_stack_and_the_logical_id(event: dict[str, str]) -> None:
     with pytest.raises(InvalidInputError, match="cannot tell which stack pins the build"):
         Holder.from_event(event)
+
+
+def test_a_registry_that_keeps_this_account_out_fails_the_deploy_naming_both_sides(
+    aws: FakeImageBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bus policy that does not admit the sender: EventBridge answers AccessDeniedException
+    (PutEvents API reference, Errors; "Permissions for Amazon EventBridge event buses").
+    moto does not evaluate bus policies, so its events backend is made to answer so."""
+    from moto.core.exceptions import JsonRESTError
+
+    from image_lookup.handler import on_event
+
+    golden_build(aws)
+    boto3.client("events", region_name=REGION).create_event_bus(Name=REGISTRY_NAME)
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise JsonRESTError("AccessDeniedException", "not authorized to perform events:PutEvents")
+
+    events_backend = moto_services.MotoServices.backend("events", ACCOUNT, REGION)
+    monkeypatch.setattr(events_backend, "put_events", refuse)
+    with pytest.raises(AccessDeniedError) as failure:
+        on_event(
+            load_event("create", ImageName="golden", ProtectPinnedBuild="true"),
+            FakeLambdaContext(),
+        )
+    assert "grant events:PutEvents to the lookup function's role" in str(failure.value)
+    assert "does not let this account in (ImageFactory organization_id)" in str(failure.value)
