@@ -25,6 +25,8 @@ LOOKUP_COUNTS = (1, 10, 50)
 COLD_START_RUNS = 41
 BURST_LOOKUPS = 200
 BURST_TPS = 5.0
+#: CloudFormation publishes no read rate: the rollback bench runs at the burst's rate and above.
+ROLLBACK_CLOUDFORMATION_TPS = (5.0, 20.0, 50.0)
 
 
 def python(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> str:
@@ -258,6 +260,18 @@ def report() -> str:
 
     lines += check_bench.markdown(json.loads(python("-m", "bench.check_bench")))
     lines += lock_section(json.loads(python("-m", "bench.lock_bench")))
+    from bench import rollback_bench
+
+    rollbacks = [
+        json.loads(
+            python("-m", "bench.rollback_bench", str(BURST_LOOKUPS), str(BURST_TPS), str(rate))
+        )
+        for rate in ROLLBACK_CLOUDFORMATION_TPS
+    ]
+    lines += rollback_bench.markdown(rollbacks)
+    from bench import protection_bench
+
+    lines += protection_bench.markdown(json.loads(python("-m", "bench.protection_bench")))
     lines += ["", f"(whole run: {time.perf_counter() - started:.0f} s)"]
     return "\n".join(lines)
 

@@ -11,13 +11,15 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
-from aws_cdk import Duration, Token
+from aws_cdk import Annotations, Duration, Token
+from constructs import Construct
 
 from image_lookup.errors import InvalidInputError, show_value
 from image_lookup.properties import (
     check_include_deprecated,
     parse_image_type,
     parse_owner,
+    parse_platform,
     validate_filter_value,
     validate_image_account,
     validate_image_name,
@@ -69,7 +71,7 @@ def check_props(
     check_literal("version", version, parse_selector, required=True)
     check_literal("owner", owner, parse_owner, required=True)
     check_literal("image_type", image_type, parse_image_type, required=False)
-    check_literal("platform", platform, lambda v: validate_filter_value("platform", v), False)
+    check_literal("platform", platform, parse_platform, required=False)
     check_literal("os_version", os_version, lambda v: validate_filter_value("os_version", v), False)
     check_literal("region", region, validate_region, required=False)
     check_literal("image_account", image_account, validate_image_account, required=False)
@@ -80,6 +82,38 @@ def check_props(
     check_flag("refresh_on_every_deploy", refresh_on_every_deploy)
     check_tags("require_tags", require_tags)
     check_tags("exclude_tags", exclude_tags)
+
+
+def canonical_platform(platform: str | None) -> str | None:
+    """A literal platform in the service's spelling (``linux`` -> ``Linux``), as the
+    template should carry it; a token (or None) as it is. Call after ``check_props``."""
+    if platform is None:
+        return None
+    try:
+        return parse_platform(platform)
+    except InvalidInputError:
+        return platform  # a token: checked at deploy
+
+
+#: Acknowledge with ``Annotations.of(lookup).acknowledge_warning(...)``.
+SPELLING_WARNING = "latest-image-build:imageNameSpelling"
+
+
+def warn_on_name_spelling(lookup: Construct, image_name: str) -> None:
+    """Warn at synth when a literal name with capitals has no space: it names an image only
+    if the image was created with exactly that name, for its ARN form is lowercase.
+
+    Not an error: Image Builder keeps the name an image was created with (``MyExampleRecipe``
+    in the AWS CLI's create-image-recipe example) and lists it so, lowercasing only the ARN.
+    """
+    if " " in image_name or image_name == image_name.lower() or Token.is_unresolved(image_name):
+        return
+    Annotations.of(lookup).add_warning_v2(
+        SPELLING_WARNING,
+        f"image_name {image_name!r} has capital letters and no space: it names an image only "
+        f"if the image is listed with exactly this name; the ARN form is "
+        f"{image_name.lower()!r} (README: An image has two names)",
+    )
 
 
 def _deprecated_builds_visible(owner: str) -> None:
@@ -103,11 +137,17 @@ def _tag_key(prop: str, key: str) -> None:
 
 
 def check_min_age(min_age: Any) -> str | None:
-    """``min_age`` as whole seconds (text), or None for none or zero; raise on a fraction."""
+    """``min_age`` as whole seconds (text), or None for none or zero; raise on a fraction,
+    a negative or anything but a literal Duration, naming ``min_age``.
+
+    (``Duration.seconds(-5)`` itself raises inside aws-cdk-lib, before any construct sees it.)
+    """
     if min_age is None:
         return None
     if not isinstance(min_age, Duration):
-        raise InvalidInputError(f"min_age must be a Duration, got {show_value(min_age)}")
+        raise InvalidInputError(
+            f"min_age must be a Duration (e.g. Duration.hours(36)), got {show_value(min_age)}"
+        )
     if Token.is_unresolved(min_age.to_string()):
         raise InvalidInputError("min_age must be a literal Duration, not a token")
     seconds = min_age.to_seconds(integral=False)

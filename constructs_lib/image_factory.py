@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack, Token
+import jsii
+from aws_cdk import Aspects, CfnResource, Duration, IAspect, RemovalPolicy, Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -21,12 +22,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_imagebuilder as imagebuilder
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from constructs_lib import protection
 from constructs_lib._compliance import IAM5, acknowledge_finding
 from constructs_lib.handler_asset import staged_registry_asset
 from constructs_lib.image_factory_events import ImageFactoryEvents
+from constructs_lib.lookup_provider import LookupProvider
 from image_lookup.errors import InvalidInputError, show_value
 from image_lookup.pins import PIN_EVENT_DETAIL_TYPE, PIN_EVENT_SOURCE, REGISTRY_NAME
 from image_lookup.protection import (
@@ -256,6 +258,11 @@ class ImageFactory(Construct):
             targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
         )
 
+        # A lookup of this stack that reports here must wait for the whole registry (bus,
+        # rule, permission, function, table): CloudFormation creates independent resources
+        # in parallel, and deletes them so too.
+        Aspects.of(stack).add(_LookupsWaitForRegistry(self))
+
     @staticmethod
     def lifecycle_exclusion_rules(
         resource_type: str = protection.AMI_IMAGE,
@@ -263,6 +270,23 @@ class ImageFactory(Construct):
         """Exclusion rules for a ``CfnLifecyclePolicy`` that keep every build with a holder
         (the same rules as ``LatestImageBuild.lifecycle_exclusion_rules()``)."""
         return protection.lifecycle_exclusion_rules(resource_type)
+
+
+@jsii.implements(IAspect)
+class _LookupsWaitForRegistry:
+    """Makes each protected lookup of the registry's stack that reports to it depend on it."""
+
+    def __init__(self, factory: ImageFactory) -> None:
+        self._factory = factory
+        stack = Stack.of(factory)
+        self._place = (stack.account, stack.region)
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, LookupProvider):
+            return
+        for lookup, account, region in node.protected_pins:
+            if (account, region) == self._place:
+                lookup.node.add_dependency(self._factory)
 
 
 def _check_organization_id(organization_id: str) -> None:

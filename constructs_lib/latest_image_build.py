@@ -18,7 +18,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from constructs_lib import protection
-from constructs_lib._validation import check_min_age, check_props
+from constructs_lib._validation import (
+    canonical_platform,
+    check_min_age,
+    check_props,
+    warn_on_name_spelling,
+)
 from constructs_lib.consumers import PinnedContainerImage, PinnedMachineImage
 from constructs_lib.locked_pin import LockedPin
 from constructs_lib.lookup_provider import LookupProvider
@@ -138,6 +143,7 @@ class LatestImageBuild(Construct):
             protect_pinned_build=protect_pinned_build,
         )
         min_age_seconds = check_min_age(min_age)
+        platform = canonical_platform(platform)  # any case; the template has the API's spelling
         if protect_pinned_build:
             protection.check_protection(owner=owner_value, image_account=image_account)
         if owner_value.casefold() in _OWNERS_BY_FOLDED_VALUE:
@@ -149,6 +155,7 @@ class LatestImageBuild(Construct):
                 "is True; pass refresh_on_every_deploy=False to refresh only on changes"
             )
         super().__init__(scope, id)
+        warn_on_name_spelling(self, image_name)
         self._platform = platform
         self._image_type = type_value
         self._parameters = 0
@@ -198,9 +205,7 @@ class LatestImageBuild(Construct):
             if protect_pinned_build:
                 cfn_resource = self._resource.node.default_child
                 assert isinstance(cfn_resource, CfnResource)
-                provider.allow_protection(
-                    cfn_resource, region=region, image_account=image_account
-                )
+                provider.allow_protection(cfn_resource, region=region, image_account=image_account)
         self._lookup_properties = properties
         watch_rollouts(self)
 

@@ -1,7 +1,7 @@
 """The lock file of lock mode: its format, and whether an entry still serves a lookup.
 
 Read by the construct at synth and written by ``latest-image-build lock``. Standard
-library and ``image_lookup.contract`` only: the command line imports it without the CDK.
+library and the Lambda asset's pure modules only: the command line imports it without the CDK.
 
 The file is JSON keyed by construct path. Each entry holds the lookup's query (the
 custom resource properties a deploy would send, less the refresh and protection
@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from constructs_lib.lock_values import entry_problem, stack_problem
 from image_lookup.contract import (
     ATTRIBUTE_KEYS,
     NOT_LOOKUP_KEYS,
@@ -104,6 +105,13 @@ class LockEntry(NamedTuple):
             raise LockFileError(f"entry {path!r}: {error}") from None
         return cls(dict(query), stack, {key: pin[key] for key in ATTRIBUTE_KEYS})
 
+    def problem(self) -> str | None:
+        """Why a value of the entry cannot be what a deploy would pin (its shape for the
+        entry's image, partition and region; no dynamic reference, no token text), or None."""
+        return stack_problem(self.stack.region, self.stack.account) or entry_problem(
+            self.query, self.stack.region, self.pin
+        )
+
     def staleness(self, query: Mapping[str, Any], stack: StackPlace) -> str | None:
         """Why this entry does not serve a lookup with ``query`` in ``stack``, or None.
 
@@ -169,6 +177,14 @@ def missing_message(construct_path: str, lock_name: str, file_exists: bool) -> s
     """The one-line synth failure for a lookup with no entry."""
     where = f"no entry in lock file {lock_name}" if file_exists else f"no lock file {lock_name}"
     return f"LatestImageBuild {construct_path}: {where}; run `{LOCK_COMMAND}` to pin it"
+
+
+def invalid_message(construct_path: str, lock_name: str, problem: str) -> str:
+    """The one-line synth failure for an entry whose values no deploy would pin."""
+    return (
+        f"LatestImageBuild {construct_path}: its entry in lock file {lock_name} is invalid: "
+        f"{problem}; run `{LOCK_COMMAND}` to re-pin it"
+    )
 
 
 def stale_message(construct_path: str, lock_name: str, why: str) -> str:

@@ -6,13 +6,22 @@ the construct and ``latest-image-build lock``, when the entry is missing or was 
 another query. Each also records its query as construct metadata, which is how the lock
 command finds the lookups of an app; under the command's discovery context a lookup takes
 placeholders instead of failing, so lookups are found when the file is missing or stale.
+
+What ``cdk synth`` shows: a lock-mode failure raises ``LockFileError`` (so code that builds
+the app, a unit test, can catch it), and when nothing catches it the app process ends as
+the CDK's own apps do on a bad input: the one line on stderr, exit status 1, no traceback
+(``_report_in_one_line``). An error annotation instead would let the app synthesize a
+template of placeholder pins, which every tool that does not read annotations (``python
+app.py``, ``Template.from_stack``, a pipeline reading cdk.out) would take for the pins.
 """
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import jsii
@@ -27,6 +36,7 @@ from constructs_lib.lock_file import (
     LockFile,
     LockFileError,
     StackPlace,
+    invalid_message,
     lock_query,
     missing_message,
     stale_message,
@@ -45,6 +55,7 @@ _READ: weakref.WeakKeyDictionary[IConstruct, dict[Path, LockFile | None]] = (
     weakref.WeakKeyDictionary()
 )
 _TOKEN_MARK = "${Token["
+_DYNAMIC_REFERENCE = "{{resolve:"
 
 
 class LockedPin:
@@ -79,6 +90,7 @@ class LockedPin:
         lock_name = lookup.node.try_get_context(LOCK_FILE_CONTEXT)
         if lock_name is None:
             return None
+        _report_in_one_line()
         construct_path = lookup.node.path
         if not isinstance(lock_name, str) or not lock_name.strip():
             raise LockFileError(
@@ -142,6 +154,26 @@ class _Recorded:
         return Token.as_string(self)
 
 
+def _report_in_one_line() -> None:
+    """Make a LockFileError that nothing catches end the process with its one line on stderr
+    and exit status 1 (the traceback would bury it); any other exception is left to the
+    hook that was there before."""
+    previous = sys.excepthook
+    if getattr(previous, "reports_lock_file_errors", False):
+        return
+
+    def hook(
+        kind: type[BaseException], value: BaseException, traceback: TracebackType | None
+    ) -> None:
+        if isinstance(value, LockFileError):
+            print(value, file=sys.stderr)  # Python then exits with status 1
+        else:
+            previous(kind, value, traceback)
+
+    hook.reports_lock_file_errors = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+
+
 def _entry_for(
     lookup: Construct,
     construct_path: str,
@@ -154,6 +186,9 @@ def _entry_for(
     entry = lock.entries.get(construct_path) if lock is not None else None
     if entry is None:
         raise LockFileError(missing_message(construct_path, lock_name, lock is not None))
+    problem = entry.problem()
+    if problem is not None:
+        raise LockFileError(invalid_message(construct_path, lock_name, problem))
     why = entry.staleness(query, stack)
     if why is not None:
         raise LockFileError(stale_message(construct_path, lock_name, why))
@@ -185,6 +220,12 @@ def _check_literals(construct_path: str, query: Mapping[str, Any]) -> None:
             raise LockFileError(
                 f"LatestImageBuild {construct_path}: in lock mode every property must be a "
                 f"literal, but {key} is a token (known only at deploy)"
+            )
+        if any(_DYNAMIC_REFERENCE in text for text in texts):
+            raise LockFileError(
+                f"LatestImageBuild {construct_path}: in lock mode every property must be a "
+                f"literal, but {key} holds a CloudFormation dynamic reference (resolved only "
+                "at deploy)"
             )
 
 

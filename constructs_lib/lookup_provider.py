@@ -64,6 +64,8 @@ class LookupProvider(Construct):
         self._stack_region = self._stack.region
         self._granted: set[tuple[str, str, str]] = set()
         self._protected: list[CfnResource] = []
+        #: Each protected lookup and the (account, region) of the registry it reports to.
+        self.protected_pins: list[tuple[CfnResource, str, str]] = []
         #: Lookups served by the handler (one per ``allow_lookup``).
         self.lookups = 0
 
@@ -221,10 +223,13 @@ class LookupProvider(Construct):
 
         The handler tags nothing: the registry (``ImageFactory``) does, in its account.
         """
+        registry_account = image_account or self._stack_account
+        registry_region = region or self._stack_region
+        self.protected_pins.append((lookup, registry_account, registry_region))
         bus_arn = self._stack.format_arn(
             service="events",
-            region=region or self._stack_region,
-            account=image_account or self._stack_account,
+            region=registry_region,
+            account=registry_account,
             resource="event-bus",
             resource_name=REGISTRY_NAME,
         )

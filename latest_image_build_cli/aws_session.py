@@ -4,9 +4,13 @@ for the SDK's failures (no credentials, no region, no network) and the lookup's.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -18,13 +22,16 @@ from botocore.exceptions import (
 )
 
 from image_lookup import sdk
+from image_lookup.deadline import Deadline
 from image_lookup.errors import (
     DeadlineExceededError,
     ImageLookupError,
     InvalidInputError,
     one_line,
 )
+from image_lookup.imagebuilder_api import ImageBuilderGateway
 from image_lookup.properties import validate_region
+from image_lookup.retry import DEFAULT_RETRY_POLICY, Retrier
 from latest_image_build_cli.cli_errors import CommandError
 
 NO_CREDENTIALS = (
@@ -55,6 +62,92 @@ ACCESS_DENIED_CODES = frozenset(
 def sdk_session() -> boto3.session.Session:
     """The one SDK session of the process, shared with the lookups (credentials resolve once)."""
     return sdk.session()
+
+
+#: CloudFormation and EC2 throttle with codes the SDK's standard mode retries.
+READ_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+#: Image Builder: one attempt per call; the lookup's Retrier retries under its deadline.
+IMAGEBUILDER_CONFIG = Config(
+    connect_timeout=DEFAULT_RETRY_POLICY.connect_timeout,
+    read_timeout=DEFAULT_RETRY_POLICY.read_timeout,
+    retries={"total_max_attempts": 1, "mode": "standard"},
+)
+#: A session is not safe to share between threads, the clients it makes are; one session
+#: serves every account (one copy of the service models), making clients one at a time.
+_CLIENT_LOCK = threading.Lock()
+
+
+class Pace:
+    """A token bucket: at most ``rate`` calls a second after a ``burst``; safe across threads."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._tokens = burst
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Block until a call may go."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+            self._at = now
+            self._tokens -= 1.0
+            delay = -self._tokens / self._rate if self._tokens < 0 else 0.0
+        if delay:
+            time.sleep(delay)
+
+
+class AccountClients:
+    """The clients of one account (the caller's own, or a role assumed there).
+
+    One client per service and region, made on first use; every HTTP request (retries
+    included) is counted and, with a ``pace``, waits its turn, so one account's calls stay
+    under its rate limits whatever the other accounts do.
+    """
+
+    def __init__(
+        self,
+        session: boto3.session.Session,
+        *,
+        account: str = "",
+        credentials: Mapping[str, str] | None = None,
+        pace: Pace | None = None,
+    ) -> None:
+        self.account = account
+        """The account id when known (a role assumed there); empty for the caller's own."""
+        self.calls = 0
+        """HTTP requests sent so far."""
+        self._session = session
+        self._credentials = dict(credentials or {})
+        self._pace = pace
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str, region: str) -> Any:
+        """The account's client of ``service`` in ``region``."""
+        key = (service, region)
+        if key not in self._clients:
+            config = IMAGEBUILDER_CONFIG if service == "imagebuilder" else READ_CONFIG
+            with _CLIENT_LOCK:
+                made: Any = self._session.client(  # type: ignore[call-overload]
+                    service, region_name=region, config=config, **self._credentials
+                )
+            made.meta.events.register("before-send", self._before_send)
+            self._clients[key] = made
+        return self._clients[key]
+
+    def image_builder(self, region: str, deadline: Deadline) -> ImageBuilderGateway:
+        """A gateway to Image Builder in ``region`` retrying under ``deadline``."""
+        client = self.client("imagebuilder", region)
+        return ImageBuilderGateway(client, Retrier(deadline, region, DEFAULT_RETRY_POLICY))
+
+    def _before_send(self, **_kwargs: Any) -> None:
+        with self._lock:
+            self.calls += 1
+        if self._pace is not None:
+            self._pace.wait()
 
 
 def resolve_region(explicit: str | None) -> str:

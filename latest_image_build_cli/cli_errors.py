@@ -1,15 +1,27 @@
-"""How the command fails: one line on stderr and an exit code (``exit_codes``)."""
+"""How the command speaks: its name and version, and failures as one line on stderr with an
+exit code (``exit_codes``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from importlib import metadata
 from typing import NoReturn
 
 from image_lookup.errors import one_line
 from latest_image_build_cli.exit_codes import ERROR, USAGE
 
 PROG = "latest-image-build"
+#: The distribution that installs the command (pyproject.toml's ``name``).
+DISTRIBUTION = "latest-image-build"
+
+
+def tool_version() -> str:
+    """``latest-image-build 0.3.0``: what ``--version`` prints."""
+    try:
+        return f"{PROG} {metadata.version(DISTRIBUTION)}"
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return f"{PROG} (version unknown: not installed)"
 
 
 class CommandError(Exception):
@@ -26,7 +38,7 @@ class CommandError(Exception):
 
 
 def report(message: str) -> None:
-    """Write one failure line to stderr."""
+    """Write one failure (or notice) line to stderr."""
     print(f"{PROG}: {one_line(message)}", file=sys.stderr)
 
 

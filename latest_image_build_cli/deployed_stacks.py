@@ -12,12 +12,10 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from image_lookup.contract import RESOURCE_TYPE
-from latest_image_build_cli.aws_session import client_failure
+from latest_image_build_cli.aws_session import AccountClients, client_failure
 from latest_image_build_cli.cli_errors import CommandError
 from latest_image_build_cli.deployed_properties import StackContext
 
@@ -50,28 +48,38 @@ class StackProblem(NamedTuple):
 class StackReader:
     """Reads stacks of one region through one CloudFormation client."""
 
-    def __init__(self, session: boto3.session.Session, region: str) -> None:
+    def __init__(self, clients: AccountClients, region: str) -> None:
         # CloudFormation throttles with "Throttling", which the SDK's standard mode retries.
-        config = Config(retries={"mode": "standard", "max_attempts": 5})
-        self._client: Any = session.client("cloudformation", region_name=region, config=config)
+        self._client: Any = clients.client("cloudformation", region)
         self.region = region
+        self.missing: list[str] = []
+        """With ``missing_ok``: the named stacks not found here (or holding no lookup)."""
 
-    def named(self, names: Iterable[str]) -> Iterator[LookupSite | StackProblem]:
-        """The lookups of each named stack; a stack that is missing or holds none is an error."""
+    def named(
+        self, names: Iterable[str], *, missing_ok: bool = False
+    ) -> Iterator[LookupSite | StackProblem]:
+        """The lookups of each named stack; a stack that is missing or holds none is an
+        error, or with ``missing_ok`` is noted in ``missing``."""
         for name in names:
-            stack, status = self._describe(name)
-            if status in SKIPPED_STATUSES:
-                raise CommandError(f"stack {name!r} has nothing deployed ({status})")
-            template = self._template(stack.stack_id, name)
-            if isinstance(template, StackProblem):
-                yield template
-                continue
-            resources = _lookup_resources(template)
-            if not resources:
-                raise CommandError(
-                    f"stack {name!r} in region {self.region} holds no {RESOURCE_TYPE}"
-                )
-            yield from self._sites(stack, template, resources)
+            try:
+                yield from self._named(name)
+            except CommandError as error:
+                if not missing_ok or not isinstance(error, _NotHereError):
+                    raise
+                self.missing.append(name)
+
+    def _named(self, name: str) -> Iterator[LookupSite | StackProblem]:
+        stack, status = self._describe(name)
+        if status in SKIPPED_STATUSES:
+            raise _NotHereError(f"stack {name!r} has nothing deployed ({status})")
+        template = self._template(stack.stack_id, name)
+        if isinstance(template, StackProblem):
+            yield template
+            return
+        resources = _lookup_resources(template)
+        if not resources:
+            raise _NotHereError(f"stack {name!r} in region {self.region} holds no {RESOURCE_TYPE}")
+        yield from self._sites(stack, template, resources)
 
     def every(self) -> Iterator[LookupSite | StackProblem]:
         """The lookups of every stack of the region (deleted stacks skipped)."""
@@ -85,7 +93,10 @@ class StackReader:
                 continue
             resources = _lookup_resources(template)
             if resources:
-                stack, _ = self._describe(stack_id, name)
+                try:
+                    stack, _ = self._describe(stack_id, name)
+                except _NotHereError:
+                    continue  # deleted since it was listed
                 yield from self._sites(stack, template, resources)
 
     def _describe(self, name_or_id: str, name: str | None = None) -> tuple[StackContext, str]:
@@ -93,7 +104,7 @@ class StackReader:
             answer = self._client.describe_stacks(StackName=name_or_id)
         except ClientError as error:
             if _not_found(error):
-                raise CommandError(
+                raise _NotHereError(
                     f"stack {name or name_or_id!r} not found in region {self.region}"
                 ) from None
             raise CommandError(
@@ -164,6 +175,10 @@ class StackReader:
                 yield from page.get(key) or []
         except ClientError as error:
             raise CommandError(client_failure(error, action)) from None
+
+
+class _NotHereError(CommandError):
+    """A named stack that is not deployed here, or holds no lookup."""
 
 
 def _lookup_resources(template: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

@@ -24,11 +24,14 @@ class PinChange(NamedTuple):
 
     @property
     def kind(self) -> str:
-        """``added``, ``removed``, ``re-pinned`` (another build) or ``query changed``."""
+        """``added``, ``removed``, ``re-pinned`` (another build), ``query changed``, or
+        ``invalid, re-pinned`` (the entry held a value no deploy would pin: a hand edit)."""
         if self.old is None:
             return "added"
         if self.new is None:
             return "removed"
+        if self.old.problem() is not None:
+            return "invalid, re-pinned"
         return "re-pinned" if self.old.pin != self.new.pin else "query changed"
 
 
@@ -42,7 +45,8 @@ def changes_between(old: Mapping[str, LockEntry], new: Mapping[str, LockEntry]) 
 
 
 def render_table(changes: Sequence[PinChange], now: datetime) -> str:
-    """A Markdown table: old -> new version and build, the new build's age, AMI per region."""
+    """A Markdown table: old -> new version and build, the new build's age, AMI per region;
+    then, for each entry that held an invalid value, a line saying which."""
     lines = [
         "| lookup | change | image | version | build | age | AMI or container image (region) |",
         "|---|---|---|---|---|---|---|",
@@ -60,6 +64,13 @@ def render_table(changes: Sequence[PinChange], now: datetime) -> str:
             _output(change),
         ]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    invalid = [
+        f"- `{change.path}`: {problem}"
+        for change in changes
+        if change.old is not None and (problem := change.old.problem()) is not None
+    ]
+    if invalid:
+        lines += ["", "Entries that held a value no deploy would pin (edited by hand?):", *invalid]
     return "\n".join(lines) + "\n"
 
 

@@ -3,9 +3,11 @@
 For each deployed lookup: the pinned build (its physical id) is read with GetImage and
 held to the lookup's own rules (a usable state; the promotion gates, so a build tagged
 for exclusion after it was pinned is *revoked*; with ``RequireAmi`` an AMI in the stack's
-region that EC2 still has; with ``RequireContainer`` a container image there). Then the
-lookup runs again with the deployed properties, exactly as the handler would, and the two
-builds are compared: how many versions and builds behind, how many days apart.
+region; with ``RequireContainer`` a container image there). An AMI-type pin whose AMI in the
+stack's region EC2 no longer has is unusable whatever the lookup feeds (a recipe's parent
+image needs the AMI too). The AMI is the one the stack's account launches (``ami_choice``).
+Then the lookup runs again with the deployed properties, exactly as the handler would, and
+the two builds are compared: how many versions and builds behind, how many days apart.
 """
 
 from __future__ import annotations
@@ -14,22 +16,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from image_lookup.ami_choice import choose_ami
 from image_lookup.contract import Attribute
 from image_lookup.deadline import Deadline
 from image_lookup.errors import ImageLookupError, InvalidInputError
 from image_lookup.gates import parse_date_created
 from image_lookup.imagebuilder_api import ImageBuilderGateway
 from image_lookup.lookup_runner import lookup_image
-from image_lookup.models import ImageBuild, LookupRequest
+from image_lookup.models import ImageBuild, LookupRequest, arn_account
 from image_lookup.outputs import build_attributes
 from image_lookup.properties import parse_properties
 from image_lookup.ranking import rank_candidates
 from image_lookup.versions import SemVer, parse_build_version, parse_version
-from latest_image_build_cli.aws_session import client_failure, lookup_failure
+from latest_image_build_cli.aws_session import AccountClients, client_failure, lookup_failure
 from latest_image_build_cli.deployed_properties import Evaluation, evaluate_properties
 from latest_image_build_cli.deployed_stacks import LookupSite
 
@@ -37,6 +38,8 @@ CURRENT = "current"
 STALE = "stale"
 UNUSABLE = "unusable"
 UNKNOWN = "unknown"
+#: An account or region that could not be read (fleet checks): no lookup was seen there.
+UNREAD = "unread"
 #: When the properties cannot be evaluated, the most lenient reading of "usable":
 #: only a build that no reading would accept is called unusable.
 ANY_USABLE_STATE = frozenset({"AVAILABLE", "DEPRECATED"})
@@ -87,7 +90,8 @@ class LookupCheck(NamedTuple):
     """The construct path, else the logical id; ``(stack)`` for a stack that was not read."""
     logical_id: str
     status: str
-    """``current``, ``stale``, ``unusable`` or ``unknown``."""
+    """``current``, ``stale``, ``unusable``, ``unknown``; ``unread`` for an account or region
+    that could not be read."""
     problem: str = ""
     """Why the pin is unusable, or why it could not be checked."""
     pinned: Pinned | None = None
@@ -96,6 +100,10 @@ class LookupCheck(NamedTuple):
     behind: Behind | None = None
     properties: Mapping[str, Any] | None = None
     """The deployed properties as evaluated."""
+    account: str = ""
+    """The stack's account (from its ARN), or the account that could not be read."""
+    region: str = ""
+    """The stack's region."""
 
 
 class _PinState(NamedTuple):
@@ -114,10 +122,8 @@ class _PinState(NamedTuple):
 class PinChecker:
     """Checks deployed lookups of one region."""
 
-    def __init__(
-        self, session: boto3.session.Session, region: str, timeout: float, now: datetime
-    ) -> None:
-        self._session = session
+    def __init__(self, clients: AccountClients, region: str, timeout: float, now: datetime) -> None:
+        self._clients = clients
         self._region = region
         self._timeout = timeout
         self._now = now
@@ -161,7 +167,10 @@ class PinChecker:
                 site, evaluation, request, pinned, None,
                 unusable="deleted: Image Builder no longer has this build", unknown=unknown,
             )  # fmt: skip
-        ami = build_attributes(build, site.stack.region, site.stack.account)[Attribute.AMI_ID]
+        chosen = choose_ami(
+            build.amis, site.stack.region, site.stack.account or None, arn_account(build.arn)
+        )
+        ami = chosen.image_id if chosen else ""
         pinned = pinned._replace(
             build_version=build.build_version_text or build_version,
             state=build.state,
@@ -173,7 +182,10 @@ class PinChecker:
             unusable = f"state {build.state or 'unknown'}"
             return _PinState(site, evaluation, request, pinned, build, unusable, unknown)
         if request is None:
-            return _PinState(site, evaluation, request, pinned, build, unknown=unknown)
+            # the properties are unknown, the pinned AMI is not: a deregistered one is unusable
+            return _PinState(
+                site, evaluation, request, pinned, build, unknown=unknown, ami_to_confirm=ami
+            )  # fmt: skip
         rejection = request.gates.rejection(dict(build.tags), build.date_created, self._now)
         if rejection is not None:
             return _PinState(site, evaluation, request, pinned, build, f"revoked: {rejection}")
@@ -186,11 +198,11 @@ class PinChecker:
         if request.require_ami and not ami:
             unusable = f"no AMI in {site.stack.region}"
             return _PinState(site, evaluation, request, pinned, build, unusable)
-        confirm = ami if request.require_ami else ""
-        return _PinState(site, evaluation, request, pinned, build, ami_to_confirm=confirm)
+        return _PinState(site, evaluation, request, pinned, build, ami_to_confirm=ami)
 
-    def _amis_present(self, amis: Iterable[str]) -> set[str] | str:
-        """The AMIs of ``amis`` that EC2 still has, available, in the region; or why unknown.
+    def _amis_present(self, amis: Iterable[str]) -> dict[str, str] | str:
+        """The AMIs of ``amis`` that EC2 still lists in the region, with their state; or why
+        they cannot be known.
 
         DescribeImages leaves out deregistered AMIs (after a short while; until then they
         show state ``deregistered``) and disabled ones, and fails on an unknown id when
@@ -199,13 +211,9 @@ class PinChecker:
         """
         wanted = sorted({ami for ami in amis if ami})
         if not wanted:
-            return set()
-        client: Any = self._session.client(
-            "ec2",
-            region_name=self._region,
-            config=Config(retries={"mode": "standard", "max_attempts": 5}),
-        )
-        present: set[str] = set()
+            return {}
+        client: Any = self._clients.client("ec2", self._region)
+        present: dict[str, str] = {}
         try:
             for start in range(0, len(wanted), AMI_BATCH):
                 batch = wanted[start : start + AMI_BATCH]
@@ -214,24 +222,30 @@ class PinChecker:
                 )
                 for page in pages:
                     present.update(
-                        image["ImageId"]
+                        (image["ImageId"], str(image.get("State") or ""))
                         for image in page.get("Images") or []
-                        if image.get("State") == "available"
                     )
         except ClientError as error:
             return client_failure(error, "ec2:DescribeImages")
         return present
 
-    def _confirm_ami(self, state: _PinState, present: set[str] | str) -> _PinState:
-        if not state.ami_to_confirm:
+    def _confirm_ami(self, state: _PinState, present: dict[str, str] | str) -> _PinState:
+        ami, region = state.ami_to_confirm, state.site.stack.region
+        if not ami or state.unusable:
             return state
         if isinstance(present, str):
-            return state._replace(unknown=f"cannot confirm the AMI: {present}")
-        if state.ami_to_confirm not in present:
-            return state._replace(
-                unusable=f"AMI {state.ami_to_confirm} is gone from {state.site.stack.region} "
-                "(EC2 no longer has it available)"
+            unknown = "; ".join(
+                n for n in (state.unknown, f"cannot confirm AMI {ami}: {present}") if n
             )
+            return state._replace(unknown=unknown)
+        ec2_state = present.get(ami)
+        if ec2_state is None or ec2_state == "deregistered":
+            return state._replace(
+                unusable=f"AMI {ami} is deregistered (or disabled): EC2 no longer lists it in "
+                f"{region}"
+            )
+        if ec2_state != "available":
+            return state._replace(unusable=f"AMI {ami} in {region} is {ec2_state}, not available")
         return state
 
     # ----- what the lookup resolves now ----------------------------------------------
@@ -244,18 +258,26 @@ class PinChecker:
             status=UNKNOWN,
             pinned=state.pinned,
             properties=state.evaluation.properties,
+            account=site.stack.account,
+            region=site.stack.region,
         )
         now: dict[str, str] | None = None
         failure = ""
         if state.request is not None:
+            deadline = Deadline(reserve_seconds=0.0, budget_seconds=self._timeout)
+            # as in the handler: without a Region property, the stack's region
+            gateway = self._clients.image_builder(
+                state.request.region or site.stack.region or self._region, deadline
+            )
             try:
                 now = lookup_image(
                     state.request,
-                    Deadline(reserve_seconds=0.0, budget_seconds=self._timeout),
+                    deadline,
                     deploy_region=site.stack.region,
                     account_id=site.stack.account or None,
                     log_context={"stack": site.stack.stack_name, "logical_id": site.logical_id},
                     now=self._now,
+                    gateway=gateway,
                 )
             except ImageLookupError as error:
                 failure = f"the lookup fails now: {lookup_failure(error, self._timeout)}"
@@ -317,7 +339,7 @@ class PinChecker:
 
     def _gateway(self, region: str) -> ImageBuilderGateway:
         deadline = Deadline(reserve_seconds=0.0, budget_seconds=self._timeout)
-        return ImageBuilderGateway.for_region(region, deadline)
+        return self._clients.image_builder(region, deadline)
 
 
 def _parse_build_arn(arn: str) -> tuple[str, str] | None:

@@ -2,6 +2,8 @@
 
 Its options are the custom resource's properties (``contract.PROPERTIES``), each value
 checked by the handler's own parser, so the command resolves exactly what a deploy would.
+The selector's option is ``--selector``: ``--version`` alone prints the tool's version, and
+``--version SELECTOR`` still works as the selector, with a deprecation notice.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import re
 import shlex
 import sys
@@ -20,6 +23,7 @@ from image_lookup.contract import (
     IMAGE_NAME,
     PROPERTIES,
     REGION,
+    VERSION_SELECTOR,
     Property,
     PropertyKind,
 )
@@ -28,13 +32,19 @@ from image_lookup.errors import ImageLookupError, InvalidInputError, show_value
 from image_lookup.gates import parse_age
 from image_lookup.lookup_runner import lookup_image
 from image_lookup.properties import parse_properties
-from image_lookup.retry import DEFAULT_RETRY_POLICY
+from image_lookup.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from image_lookup.sdk import fitted_policy
 from latest_image_build_cli.aws_session import lookup_failure, resolve_region
-from latest_image_build_cli.cli_errors import CommandError
+from latest_image_build_cli.cli_errors import CommandError, report, tool_version
 from latest_image_build_cli.exit_codes import OK, USAGE
 
 #: The options this command offers: every property that has one.
 CLI_PROPERTIES = tuple(prop for prop in PROPERTIES if prop.cli_flag is not None)
+#: The selector's option. ``--version`` was its name until 0.3.0; it now prints the version.
+SELECTOR_FLAG = "--selector"
+VERSION_FLAG = "--version"
+#: ``--version`` given without a value.
+_SHOW_VERSION = object()
 #: A name that stands for nothing, to check one option at a time with the full parser.
 _PLACEHOLDER_NAME = "placeholder"
 DEFAULT_TIMEOUT = 120.0
@@ -43,15 +53,21 @@ FORMATS = ("json", "env")
 _LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def cli_flag(prop: Property) -> str:
+    """The option that sets ``prop`` (``--selector`` for the selector)."""
+    assert prop.cli_flag is not None
+    return SELECTOR_FLAG if prop is VERSION_SELECTOR else prop.cli_flag
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One option per custom resource property, plus the output and timing options."""
     for prop in CLI_PROPERTIES:
-        assert prop.cli_flag is not None
+        flag = cli_flag(prop)
         if prop.kind == PropertyKind.FLAG:
-            parser.add_argument(prop.cli_flag, dest=prop.param, action="store_true", help=prop.help)
+            parser.add_argument(flag, dest=prop.param, action="store_true", help=prop.help)
         elif prop.kind == PropertyKind.TAGS:
             parser.add_argument(
-                prop.cli_flag,
+                flag,
                 dest=prop.param,
                 action="append",
                 type=_option_type(prop),
@@ -59,9 +75,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 help=prop.help,
             )
         else:
-            parser.add_argument(
-                prop.cli_flag, dest=prop.param, type=_option_type(prop), help=prop.help
-            )
+            parser.add_argument(flag, dest=prop.param, type=_option_type(prop), help=prop.help)
+    parser.add_argument(
+        VERSION_FLAG,
+        dest="version_option",
+        nargs="?",
+        const=_SHOW_VERSION,
+        type=_option_type(VERSION_SELECTOR),
+        metavar="SELECTOR",
+        help=f"print the tool's version and exit; with a value, the deprecated spelling of "
+        f"{SELECTOR_FLAG}",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument(
         "--field",
@@ -85,7 +109,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         type=timeout_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"how long each lookup may keep retrying (default {DEFAULT_TIMEOUT:g})",
+        help=f"how long each lookup may keep retrying (default {DEFAULT_TIMEOUT:g}); a "
+        "short one shrinks each attempt's connect and read timeouts to fit",
     )
     parser.add_argument(
         "--verbose", action="store_true", help="also write each lookup's JSON log line to stderr"
@@ -94,8 +119,23 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve and print; raise CommandError (one line) on failure."""
+    if args.version_option is _SHOW_VERSION:
+        print(tool_version())
+        return OK
+    if args.version_option is not None:
+        if getattr(args, VERSION_SELECTOR.param) is not None:
+            raise CommandError(
+                f"pass the selector once: {SELECTOR_FLAG} (or its deprecated spelling "
+                f"{VERSION_FLAG} SELECTOR), not both",
+                USAGE,
+            )
+        report(
+            f"{VERSION_FLAG} SELECTOR is deprecated: use {SELECTOR_FLAG} "
+            f"{args.version_option} ({VERSION_FLAG} alone prints the tool's version)"
+        )
+        setattr(args, VERSION_SELECTOR.param, args.version_option)
     if getattr(args, IMAGE_NAME.param) is None:
-        raise CommandError(f"{IMAGE_NAME.cli_flag} is required (see --help)", USAGE)
+        raise CommandError(f"{cli_flag(IMAGE_NAME)} is required (see --help)", USAGE)
     properties = properties_from(args)
     properties[REGION.key] = resolve_region(getattr(args, REGION.param))
     try:
@@ -104,11 +144,20 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(name_options(error.reason), USAGE) from None
     configure_logging(args.verbose)
     try:
-        data = lookup_image(request, Deadline(reserve_seconds=0.0, budget_seconds=args.timeout))
+        data = lookup_image(
+            request,
+            Deadline(reserve_seconds=0.0, budget_seconds=args.timeout),
+            retry_policy=run_policy(args.timeout),
+        )
     except ImageLookupError as error:
         raise CommandError(name_options(lookup_failure(error, args.timeout))) from None
     sys.stdout.write(render(data, field=args.field, output_format=args.format))
     return OK
+
+
+def run_policy(timeout: float) -> RetryPolicy:
+    """The lookups' retry policy under ``--timeout``: attempts shrunk to fit a short one."""
+    return fitted_policy(DEFAULT_RETRY_POLICY, timeout)
 
 
 def properties_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -159,13 +208,13 @@ def name_options(reason: str) -> str:
     are turned too, unless the reason already names the option.
     """
     for prop in CLI_PROPERTIES:
-        assert prop.cli_flag is not None
-        if prop.cli_flag in reason:
+        flag = cli_flag(prop)
+        if flag in reason:
             continue
         names = [re.escape(prop.key)]
         if "_" in prop.param:
             names.append(re.escape(prop.param))
-        reason = re.sub(rf"\b(?:property )?(?:{'|'.join(names)})\b", prop.cli_flag, reason)
+        reason = re.sub(rf"\b(?:property )?(?:{'|'.join(names)})\b", flag, reason)
     return reason
 
 
@@ -226,16 +275,14 @@ def _attribute_key(text: str) -> str:
 
 
 def timeout_seconds(text: str) -> float:
-    """Seconds, at least one attempt's worth (connect plus read timeouts)."""
-    least = DEFAULT_RETRY_POLICY.attempt_seconds
+    """A positive number of seconds: however short, it is the user's to choose (each
+    attempt's timeouts shrink to fit, ``run_policy``)."""
     try:
         seconds = float(text)
     except ValueError:
-        seconds = -1.0
-    if not seconds >= least:
+        seconds = math.nan
+    if not (0 < seconds < math.inf):
         raise argparse.ArgumentTypeError(
-            f"invalid value {show_value(text)}: at least {least:g} seconds (one attempt may "
-            f"take {DEFAULT_RETRY_POLICY.connect_timeout:g} s to connect and "
-            f"{DEFAULT_RETRY_POLICY.read_timeout:g} s to answer)"
+            f"invalid value {show_value(text)}: a number of seconds greater than 0"
         )
     return seconds

@@ -19,7 +19,17 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
 #: The services these tests point at moto (``AWS_ENDPOINT_URL_<NAME>``).
-SERVICES = ("CLOUDFORMATION", "EC2", "SSM", "EVENTBRIDGE", "STS", "DYNAMODB", "SQS", "ORGANIZATIONS", "IAM")
+SERVICES = (
+    "CLOUDFORMATION",
+    "EC2",
+    "SSM",
+    "EVENTBRIDGE",
+    "STS",
+    "DYNAMODB",
+    "SQS",
+    "ORGANIZATIONS",
+    "IAM",
+)
 
 
 class MotoServices:

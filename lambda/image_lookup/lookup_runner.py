@@ -30,13 +30,16 @@ def lookup_image(
     log_context: dict[str, Any] | None = None,
     retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     now: datetime | None = None,
+    gateway: ImageBuilderGateway | None = None,
 ) -> dict[str, str]:
     """Resolve ``request`` and return the custom resource's ``Data``; log one JSON line.
 
     ``now`` is the moment promotion gates measure build ages from (default: the clock).
+    ``gateway``: one made by the caller (other credentials); default: the request's region.
     """
     started = time.monotonic()
-    gateway = ImageBuilderGateway.for_region(request.region, deadline, retry_policy)
+    if gateway is None:
+        gateway = ImageBuilderGateway.for_region(request.region, deadline, retry_policy)
     record: dict[str, Any] = dict(log_context or {})
     record.update(
         image_name=request.image_name,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from image_lookup.ami_choice import choose_ami
 from image_lookup.contract import ATTRIBUTE_KEYS, Attribute
-from image_lookup.models import AmiOutput, ImageBuild, ImageVersionRef
+from image_lookup.models import ImageBuild, ImageVersionRef, arn_account
 
 #: Longest single value returned; the whole response must stay under 4 KB.
 MAX_VALUE_LENGTH = 512
@@ -20,7 +21,7 @@ def build_attributes(
     Versions are the service's own text (``2019.12.03``), never re-formatted. Where
     the build leaves a field out, the listing's value (``listed``) stands in.
     """
-    ami = _ami_for(build, deploy_region, account_id)
+    ami = choose_ami(build.amis, deploy_region, account_id, arn_account(build.arn))
     container_uri = next(
         (
             uri
@@ -44,14 +45,6 @@ def build_attributes(
         Attribute.DATE_CREATED: build.date_created,
     }
     return {key: values[key][:MAX_VALUE_LENGTH] for key in ATTRIBUTE_KEYS}
-
-
-def _ami_for(build: ImageBuild, region: str, account_id: str | None) -> AmiOutput | None:
-    """The AMI in ``region``: the one in this account when a build was shared to several."""
-    in_region = [ami for ami in build.amis if ami.region == region and ami.image_id]
-    own = [ami for ami in in_region if account_id and ami.account_id == account_id]
-    candidates = own or in_region
-    return candidates[0] if candidates else None
 
 
 def attributes_from_arn(build_arn: str) -> dict[str, str]:

@@ -93,9 +93,7 @@ def parse_properties(properties: Mapping[str, Any]) -> LookupRequest:
         selector=parse_selector(selector),
         owner=owner,
         filters=ImageFilters(
-            platform=_optional(
-                properties, PLATFORM.key, partial(validate_filter_value, "Platform")
-            ),
+            platform=_optional(properties, PLATFORM.key, parse_platform),
             os_version=_optional(
                 properties, OS_VERSION.key, partial(validate_filter_value, "OsVersion")
             ),
@@ -270,6 +268,21 @@ def parse_min_age_seconds(text: str) -> int:
             f"invalid MinAgeSeconds {show_value(text)}: a whole number of seconds, 0 or more"
         )
     return seconds
+
+
+#: The service's Platform enum (botocore's imagebuilder model, shape ``Platform``).
+PLATFORMS = ("Windows", "Linux", "macOS")
+_PLATFORMS_BY_FOLDED_VALUE = {platform.casefold(): platform for platform in PLATFORMS}
+
+
+def parse_platform(text: str) -> str:
+    """The service's spelling of a platform, given in any case (``linux`` is ``Linux``)."""
+    platform = _PLATFORMS_BY_FOLDED_VALUE.get(text.casefold()) if isinstance(text, str) else None
+    if platform is None:
+        raise InvalidInputError(
+            f"invalid platform {show_value(text)}: use one of {', '.join(PLATFORMS)}"
+        )
+    return platform
 
 
 def validate_filter_value(label: str, text: str) -> str:

@@ -81,7 +81,6 @@ class RegistryGateway:
                 )
             pending = [entry for entry, _ in failed]
 
-
     def _put(self, entries: list[dict[str, Any]]) -> Mapping[str, Any]:
         return self._retrier.call(
             "PutEvents", lambda: self._client.put_events(Entries=entries), (BUS_MISSING_CODE,)

@@ -121,7 +121,7 @@ class Registry:
         if self._store.live_holders(build_arn, int(self._clock())):
             if drop_keys:
                 build = self._marker.build(build_arn)
-                if build is not None:
+                if build is not None and set(drop_keys) & {key for key, _ in build.tags}:
                     self._marker.mark(build, drop_keys=drop_keys)
             return "kept: held"
         build = self._marker.build(build_arn)

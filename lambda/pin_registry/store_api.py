@@ -98,10 +98,12 @@ class PinStore:
                     ":expires": {"N": str(expires_at)},
                     ":now": {"S": now},
                 },
-                "ReturnValues": "UPDATED_OLD",
+                # the whole item as it was, or nothing: UPDATED_OLD would name only the
+                # attributes this update changed, and AcquiredAt never changes
+                "ReturnValues": "ALL_OLD",
             },
         )
-        return "AcquiredAt" not in (answer.get("Attributes") or {})
+        return not answer.get("Attributes")
 
     def delete(self, build: str, holder: str) -> bool:
         """Forget one holder of ``build``; True when it was recorded."""

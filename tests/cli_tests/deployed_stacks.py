@@ -21,7 +21,8 @@ import boto3
 from moto.cloudformation.custom_model import CustomModel
 
 from image_lookup.contract import RESOURCE_TYPE
-from local_endpoints.moto_services import REGION, MotoServices
+from local_endpoints.imagebuilder import FakeImageVersion
+from local_endpoints.moto_services import ACCOUNT, REGION, MotoServices
 
 #: A lookup's ServiceToken as the construct writes it (the Provider framework's function).
 SERVICE_TOKEN = {"Fn::GetAtt": ["LatestImageBuildProviderframeworkonEvent", "Arn"]}
@@ -38,14 +39,31 @@ def lookup_resource(stack: str, construct_id: str, **properties: Any) -> dict[st
     }
 
 
-def client(moto: MotoServices, service: Literal["cloudformation", "ec2"]) -> Any:
-    """A boto3 client of ``service`` talking to moto."""
-    return boto3.client(
-        service,
-        endpoint_url=moto.url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+def client(
+    moto: MotoServices,
+    service: Literal["cloudformation", "ec2", "organizations", "sts"],
+    account: str = ACCOUNT,
+    region: str = REGION,
+) -> Any:
+    """A boto3 client of ``service`` talking to moto, acting in ``account``.
+
+    Another account than moto's default is reached as AWS reaches it: with the credentials
+    of a role assumed there (moto keeps one backend per account and acts in the account of
+    the assumed role's ARN).
+    """
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    if account != ACCOUNT:
+        sts = client(moto, "sts")
+        found = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/test-setup", RoleSessionName="setup"
+        )["Credentials"]
+        credentials = {
+            "aws_access_key_id": found["AccessKeyId"],
+            "aws_secret_access_key": found["SecretAccessKey"],
+            "aws_session_token": found["SessionToken"],
+        }
+    return boto3.client(  # type: ignore[call-overload]
+        service, endpoint_url=moto.url, region_name=region, **credentials
     )
 
 
@@ -55,8 +73,14 @@ def deploy(
     template: Mapping[str, Any],
     pins: Mapping[str, str],
     parameters: Mapping[str, str] | None = None,
+    *,
+    account: str = ACCOUNT,
+    region: str = REGION,
+    cloudformation: Any = None,
 ) -> str:
     """Create stack ``name`` as deployed from ``template``; ``pins``: lookup id -> build ARN.
+
+    ``cloudformation``: a client acting in ``account`` and ``region`` to reuse (many stacks).
 
     Every ``Custom::LatestImageBuild`` of the template must be pinned; other resources are
     not allowed (moto would try to create them when the stack's resources are listed).
@@ -71,7 +95,8 @@ def deploy(
     }
     if "Parameters" in template:
         stand_in["Parameters"] = template["Parameters"]
-    stack_id: str = client(moto, "cloudformation").create_stack(
+    cloudformation = cloudformation or client(moto, "cloudformation", account, region)
+    stack_id: str = cloudformation.create_stack(
         StackName=name,
         TemplateBody=json.dumps(stand_in),
         Parameters=[
@@ -80,7 +105,7 @@ def deploy(
         ],
     )["StackId"]
     # moto's backend: what CloudFormation would hold once the custom resources were created
-    stack = MotoServices.backend("cloudformation").get_stack(stack_id)
+    stack = MotoServices.backend("cloudformation", account, region).get_stack(stack_id)
     stack.template = json.dumps(template)
     stack._parse_template()
     stack.resource_map._resource_json_map = stack.template_dict["Resources"]
@@ -88,7 +113,7 @@ def deploy(
         # the class moto's CreateStack makes for every Custom:: resource (its typing marks it
         # abstract; moto instantiates it as here)
         resource = CustomModel(  # type: ignore[abstract]
-            REGION, str(uuid.uuid4()), logical_id, build_arn
+            region, str(uuid.uuid4()), logical_id, build_arn
         )
         # as moto's parsing.parse_and_create_resource sets them on every resource it makes
         resource.cf_resource_type = RESOURCE_TYPE  # type: ignore[attr-defined]
@@ -98,10 +123,36 @@ def deploy(
     return stack_id
 
 
-def register_ami(moto: MotoServices, name: str) -> str:
-    """An AMI that EC2 (moto) holds, made the way an AMI is made: from an instance."""
-    ec2 = client(moto, "ec2")
+def register_ami(
+    moto: MotoServices, name: str, account: str = ACCOUNT, region: str = REGION
+) -> str:
+    """An AMI that EC2 (moto) holds in ``account`` and ``region``, made the way an AMI is
+    made: from an instance."""
+    ec2 = client(moto, "ec2", account, region)
     base = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     instance = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1)["Instances"][0]
     image_id: str = ec2.create_image(InstanceId=instance["InstanceId"], Name=name)["ImageId"]
     return image_id
+
+
+def with_amis(
+    moto: MotoServices,
+    image: FakeImageVersion,
+    places: tuple[tuple[str, str], ...] = ((ACCOUNT, REGION),),
+) -> FakeImageVersion:
+    """Give every build of ``image`` an AMI that EC2 holds in each ``(account, region)``,
+    listed in outputResources.amis as distribution lists its copies (region, image,
+    accountId)."""
+    for build in image.builds:
+        build.amis = [
+            {
+                "region": region,
+                "image": register_ami(
+                    moto, f"{image.name} {image.version}/{build.number}", account, region
+                ),
+                "accountId": account,
+                "state": {"status": "AVAILABLE"},
+            }
+            for account, region in places
+        ]
+    return image

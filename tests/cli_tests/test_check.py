@@ -19,7 +19,13 @@ import pytest
 from local_endpoints.imagebuilder import FakeImageBuilder, FakeImageVersion
 from local_endpoints.moto_services import MotoServices
 from tests.cli_tests.conftest import Cli, one_line_failure
-from tests.cli_tests.deployed_stacks import client, deploy, lookup_resource, register_ami
+from tests.cli_tests.deployed_stacks import (
+    client,
+    deploy,
+    lookup_resource,
+    register_ami,
+    with_amis,
+)
 
 # The stand-in resource of deployed_stacks.deploy(): moto warns that it creates nothing.
 pytestmark = pytest.mark.filterwarnings(
@@ -31,6 +37,12 @@ SNAPSHOT = Path(__file__).resolve().parents[1] / "snapshots" / "GoldenImagePipel
 def arn(image: FakeImageVersion, number: int = 1) -> str:
     """The ARN of build ``number`` of ``image``."""
     return image.build_arn(image.builds[number - 1])
+
+
+def add(fake: FakeImageBuilder, moto: MotoServices, *args: Any, **kwargs: Any) -> FakeImageVersion:
+    """``fake.add``, each build with an AMI that EC2 (moto) holds in the stack's account and
+    region, as a distributed AMI-type build has (``check`` confirms the pinned one)."""
+    return with_amis(moto, fake.add(*args, **kwargs))
 
 
 def check(cli: Cli, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
@@ -48,7 +60,7 @@ def one_lookup_stack(
 
 
 def test_current_pin_exits_0(fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli) -> None:
-    image = fake.add("golden", "1.2.0")
+    image = add(fake, moto, "golden", "1.2.0")
     image.builds[0].amis = [{"region": "us-east-1", "image": register_ami(moto, "golden 1")}]
     one_lookup_stack(
         moto, arn(image), ImageName="golden", VersionSelector="1.x.x", RequireAmi="true"
@@ -66,7 +78,7 @@ def test_current_pin_exits_0(fake: FakeImageBuilder, moto: MotoServices, stack_c
 def test_newer_build_of_the_pinned_version_is_stale(
     fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
 ) -> None:
-    image = fake.add("golden", "1.2.0", "AVAILABLE", "AVAILABLE")
+    image = add(fake, moto, "golden", "1.2.0", "AVAILABLE", "AVAILABLE")
     image.builds[0].date_created = "2026-03-01T10:00:00.000Z"
     image.builds[1].date_created = "2026-03-04T12:00:00.000Z"
     one_lookup_stack(moto, arn(image, 1), ImageName="golden")
@@ -81,12 +93,12 @@ def test_newer_build_of_the_pinned_version_is_stale(
 def test_newer_versions_are_stale_and_counted(
     fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
 ) -> None:
-    pinned = fake.add("golden", "1.2.0")
+    pinned = add(fake, moto, "golden", "1.2.0")
     pinned.builds[0].date_created = "2026-01-01T00:00:00.000Z"
-    fake.add("golden", "1.3.0")
-    newest = fake.add("golden", "1.10.0")
+    add(fake, moto, "golden", "1.3.0")
+    newest = add(fake, moto, "golden", "1.10.0")
     newest.builds[0].date_created = "2026-02-15T00:00:00.000Z"
-    fake.add("golden", "2.0.0")  # outside the selector
+    add(fake, moto, "golden", "2.0.0")  # outside the selector
     one_lookup_stack(moto, arn(pinned), ImageName="golden", VersionSelector="1.x.x")
     result, report = check(stack_cli, "--stack", "Prod")
     assert result.returncode == 3
@@ -103,8 +115,8 @@ def test_newer_versions_are_stale_and_counted(
 def test_build_tagged_for_exclusion_after_the_pin_is_revoked(
     fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
 ) -> None:
-    good = fake.add("golden", "1.1.0")
-    pinned = fake.add("golden", "1.2.0")
+    good = add(fake, moto, "golden", "1.1.0")
+    pinned = add(fake, moto, "golden", "1.2.0")
     one_lookup_stack(moto, arn(pinned), ImageName="golden", ExcludeTags={"qa": "failed"})
     assert check(stack_cli, "--stack", "Prod")[0].returncode == 0
     pinned.builds[0].tags = {"qa": "failed"}  # a pipeline revokes it after the deploy
@@ -119,8 +131,8 @@ def test_build_tagged_for_exclusion_after_the_pin_is_revoked(
 def test_deleted_build_is_unusable(
     fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
 ) -> None:
-    fake.add("golden", "1.1.0")
-    gone = fake.add("golden", "1.2.0")
+    add(fake, moto, "golden", "1.1.0")
+    gone = add(fake, moto, "golden", "1.2.0")
     one_lookup_stack(moto, arn(gone), ImageName="golden")
     fake.images.remove(gone)  # a lifecycle policy deleted it
     result, report = check(stack_cli, "--stack", "Prod")
@@ -137,39 +149,66 @@ def test_deleted_build_is_unusable(
 def test_deprecated_build_is_unusable_unless_the_lookup_takes_them(
     fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
 ) -> None:
-    image = fake.add("golden", "1.2.0", "DEPRECATED", "AVAILABLE")
+    image = add(fake, moto, "golden", "1.2.0", "DEPRECATED", "AVAILABLE")
     one_lookup_stack(moto, arn(image, 1), ImageName="golden")
     result, report = check(stack_cli, "--stack", "Prod")
     assert result.returncode == 4
     assert report["lookups"][0]["problem"] == "state DEPRECATED"
     moto.reset()
+    with_amis(moto, image)  # the reset forgot the AMIs too
     one_lookup_stack(moto, arn(image, 1), ImageName="golden", IncludeDeprecated="true")
     result, report = check(stack_cli, "--stack", "Prod")
     assert result.returncode == 3  # usable, but build 2 is newer
     assert report["lookups"][0]["status"] == "stale"
 
 
-def test_ami_gone_from_the_region_is_unusable(
-    fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
+@pytest.mark.parametrize("require_ami", [{"RequireAmi": "true"}, {}])
+def test_a_deregistered_ami_makes_the_pin_unusable(
+    fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli, require_ami: dict[str, str]
 ) -> None:
+    """Issue 20 §6: an AMI-type pin whose AMI is deregistered is unusable for every consumer
+    (a recipe's parent image needs the AMI too), RequireAmi or not: exit 4, naming the AMI."""
     ami = register_ami(moto, "golden 1.2.0/1")
-    image = fake.add("golden", "1.2.0")
+    image = add(fake, moto, "golden", "1.2.0")
     image.builds[0].amis = [{"region": "us-east-1", "image": ami, "accountId": "123456789012"}]
-    one_lookup_stack(moto, arn(image), ImageName="golden", RequireAmi="true")
+    one_lookup_stack(moto, arn(image), ImageName="golden", **require_ami)
     assert check(stack_cli, "--stack", "Prod")[0].returncode == 0
     client(moto, "ec2").deregister_image(ImageId=ami)
     result, report = check(stack_cli, "--stack", "Prod")
     assert result.returncode == 4
     (lookup,) = report["lookups"]
-    assert lookup["problem"].startswith(f"AMI {ami} is gone from us-east-1")
+    assert lookup["status"] == "unusable"
+    assert lookup["problem"] == (
+        f"AMI {ami} is deregistered (or disabled): EC2 no longer lists it in us-east-1"
+    )
     assert lookup["pinned"]["ami_id"] == ami
+
+
+def test_the_ami_checked_is_the_stacks_accounts_own_copy(
+    fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
+) -> None:
+    """Issue 20 §6 / 21 §1: of a build distributed to several accounts, the stack's own copy
+    is the pinned AMI (never a third account's, listed first here)."""
+    own = register_ami(moto, "golden 1.2.0/1")
+    image = add(fake, moto, "golden", "1.2.0", owner="Shared", owner_account="111122223333")
+    image.builds[0].amis = [
+        {"region": "us-east-1", "image": "ami-0e1000000000000e1", "accountId": "999988887777"},
+        {"region": "us-east-1", "image": "ami-0a1000000000000a1", "accountId": "111122223333"},
+        {"region": "us-east-1", "image": own, "accountId": "123456789012"},
+    ]
+    one_lookup_stack(
+        moto, arn(image), ImageName="golden", Owner="Shared", ImageAccount="111122223333"
+    )
+    result, report = check(stack_cli, "--stack", "Prod")
+    assert result.returncode == 0, result.stdout
+    assert report["lookups"][0]["pinned"]["ami_id"] == own
 
 
 def test_parameter_and_pseudo_parameter_values_are_evaluated(
     fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
 ) -> None:
-    pinned = fake.add("golden", "1.2.0")
-    fake.add("golden", "2.0.0")
+    pinned = add(fake, moto, "golden", "1.2.0")
+    add(fake, moto, "golden", "2.0.0")
     template = {
         "Parameters": {
             "BaseVersion": {"Type": "String", "Default": "x.x.x"},
@@ -201,8 +240,8 @@ def test_parameter_and_pseudo_parameter_values_are_evaluated(
 def test_unevaluable_property_is_reported_never_guessed(
     fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
 ) -> None:
-    image = fake.add("golden", "1.2.0")
-    fake.add("golden", "1.3.0")
+    image = add(fake, moto, "golden", "1.2.0")
+    add(fake, moto, "golden", "1.3.0")
     one_lookup_stack(
         moto, arn(image), ImageName="golden",
         VersionSelector={"Fn::ImportValue": "golden-selector"},
@@ -225,9 +264,9 @@ def test_unevaluable_property_is_reported_never_guessed(
 def test_unusable_wins_over_stale(
     fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
 ) -> None:
-    old = fake.add("golden", "1.2.0")
-    fake.add("golden", "1.3.0")
-    revoked = fake.add("silver", "1.0.0")
+    old = add(fake, moto, "golden", "1.2.0")
+    add(fake, moto, "golden", "1.3.0")
+    revoked = add(fake, moto, "silver", "1.0.0")
     revoked.builds[0].tags = {"qa": "failed"}
     template = {
         "Resources": {
@@ -248,8 +287,8 @@ def test_unusable_wins_over_stale(
 def test_all_finds_every_stack_with_lookups_and_skips_deleted_ones(
     fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
 ) -> None:
-    old = fake.add("golden", "1.2.0")
-    new = fake.add("golden", "1.3.0")
+    old = add(fake, moto, "golden", "1.2.0")
+    new = add(fake, moto, "golden", "1.3.0")
     one_lookup_stack(moto, arn(new), name="Current", ImageName="golden")
     one_lookup_stack(moto, arn(old), name="Behind", ImageName="golden")
     one_lookup_stack(moto, arn(old), name="Gone", ImageName="golden")
@@ -276,8 +315,8 @@ def test_the_lookups_cdk_synthesizes(
         for logical_id, resource in synthesized["Resources"].items()
         if resource["Type"] == "Custom::LatestImageBuild"
     }
-    amazon = fake.add("Amazon Linux 2023 x86", "2026.1.0", owner="Amazon")
-    golden = fake.add("golden-al2023", "1.0.0")
+    amazon = add(fake, moto, "Amazon Linux 2023 x86", "2026.1.0", owner="Amazon")
+    golden = add(fake, moto, "golden-al2023", "1.0.0")
     golden.builds[0].amis = [{"region": "us-east-1", "image": register_ami(moto, "golden")}]
     pins = {}
     for logical_id, resource in lookups.items():
@@ -293,12 +332,12 @@ def test_the_lookups_cdk_synthesizes(
 def test_markdown_for_a_step_summary(
     fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
 ) -> None:
-    old = fake.add("golden", "1.2.0")
+    old = add(fake, moto, "golden", "1.2.0")
     old.builds[0].date_created = "2026-01-01T00:00:00.000Z"
-    new = fake.add("golden", "1.4.0")
+    new = add(fake, moto, "golden", "1.4.0")
     new.builds[0].date_created = "2026-01-15T00:00:00.000Z"
-    revoked = fake.add("silver", "2.1.0")
-    fake.add("silver", "2.0.0")
+    revoked = add(fake, moto, "silver", "2.1.0")
+    add(fake, moto, "silver", "2.0.0")
     revoked.builds[0].tags = {"qa": "failed"}
     template = {
         "Resources": {
@@ -323,12 +362,12 @@ def test_markdown_for_a_step_summary(
     header, rule, *rows = [line for line in lines if line.startswith("|")]
     assert header.count("|") == rule.count("|") == 8
     assert rows == [
-        "| Prod | Prod/Golden | ⚠️ stale | `1.2.0/1` | `1.4.0/1` | 1 version, 14 days |  |",
-        "| Prod | Prod/Imported | ❔ unknown | `1.2.0/1` |  |  | cannot evaluate ImageName: "
-        '{"Fn::ImportValue":"image-name"} |',
-        "| Prod | Prod/Pinned | ✅ current | `1.2.0/1` | `1.2.0/1` |  |  |",
-        "| Prod | Prod/Silver | ❌ unusable | `2.1.0/1` | `2.0.0/1` |  | "
-        "revoked: carries qa=failed |",
+        "| `Prod` | `Prod/Golden` | ⚠️ stale | `1.2.0/1` | `1.4.0/1` | 1 version, 14 days |  |",
+        "| `Prod` | `Prod/Imported` | ❔ unknown | `1.2.0/1` |  |  | `cannot evaluate ImageName: "
+        '{"Fn::ImportValue":"image-name"}` |',
+        "| `Prod` | `Prod/Pinned` | ✅ current | `1.2.0/1` | `1.2.0/1` |  |  |",
+        "| `Prod` | `Prod/Silver` | ❌ unusable | `2.1.0/1` | `2.0.0/1` |  | "
+        "`revoked: carries qa=failed` |",
     ]
     assert lines[-1] == "4 lookups: 1 current, 1 stale, 1 unusable, 1 unknown; exit code 4."
 
@@ -390,8 +429,8 @@ def test_the_readme_policy_allows_every_call_check_makes(
         if name.startswith("AWS_ENDPOINT_URL_"):
             monkeypatch.setenv(name, value)
     ami = register_ami(moto, "golden 1.3.0/1")
-    old = fake.add("golden", "1.2.0")
-    new = fake.add("golden", "1.3.0")
+    old = add(fake, moto, "golden", "1.2.0")
+    new = add(fake, moto, "golden", "1.3.0")
     new.builds[0].amis = [{"region": "us-east-1", "image": ami}]
     new.builds[0].tags = {"stage": "prod"}
     template = {
@@ -431,7 +470,7 @@ def test_the_readme_policy_allows_every_call_check_makes(
 def test_a_lookup_that_pinned_nothing_is_unknown(
     fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
 ) -> None:
-    fake.add("golden", "1.2.0")
+    add(fake, moto, "golden", "1.2.0")
     # a custom resource whose create failed keeps the physical id the framework made up
     one_lookup_stack(moto, "2f1e8c3a-6a8e-4c3e-9a51-1d4c0b6a7e90", ImageName="golden")
     result, report = check(stack_cli, "--stack", "Prod")

@@ -249,6 +249,7 @@ def test_lock_file_option_and_a_synthesized_cloud_assembly(
     cli: Cli, catalogue: FakeImageBuilder, tmp_path: Path
 ) -> None:
     write_app(tmp_path, lock_file=None)  # the option puts the app in lock mode
+    (tmp_path / "pins").mkdir()
     assert cli("lock", "--lock-file", "pins/prod.json").returncode == 0
     assert sorted(json.loads((tmp_path / "pins/prod.json").read_text())["lookups"]) == [
         "Prod/Base",
@@ -262,3 +263,52 @@ def test_lock_file_option_and_a_synthesized_cloud_assembly(
     stale = cli("lock", "--check", "--app", "cdk.out")
     assert stale.returncode == 3
     assert "| `Prod/Golden` | re-pinned |" in stale.stdout
+
+
+def test_a_lock_file_in_a_missing_folder_is_refused_naming_it(
+    cli: Cli, catalogue: FakeImageBuilder, tmp_path: Path
+) -> None:
+    """A mistyped path fails in one line; the command never makes folders (issue 20 §5)."""
+    write_app(tmp_path, lock_file=None)
+    for args in (("lock",), ("lock", "--check")):
+        line = one_line_failure(cli(*args, "--lock-file", "/nonexistent/dir/x.json"), 1)
+        assert line == (
+            "latest-image-build: cannot use lock file /nonexistent/dir/x.json: its folder "
+            "/nonexistent/dir does not exist; create it, or name a lock file in an existing folder"
+        )
+    assert not Path("/nonexistent").exists()
+    (tmp_path / "pins").write_text("a file, not a folder")
+    line = one_line_failure(cli("lock", "--lock-file", "pins/prod.json"), 1)
+    assert line.endswith(f"its folder {tmp_path / 'pins'} is not a folder; create it, or name a "
+                         "lock file in an existing folder")  # fmt: skip
+    write_app(tmp_path, lock_file="missing/images.lock.json")  # named by the app's context
+    line = one_line_failure(cli("lock"), 1)
+    assert f"its folder {tmp_path / 'missing'} does not exist" in line
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("AmiId", "{{resolve:ssm:/golden/ami}}"),
+        ("ImageBuildVersionArn", "${Token[TOKEN.42]}"),
+        ("ImageBuildVersionArn", f"arn:aws:imagebuilder:{REGION}:123456789012:image/other/1.3.0/1"),
+    ],
+)
+def test_check_reports_a_hand_edited_entry_as_out_of_date(
+    cli: Cli, catalogue: FakeImageBuilder, tmp_path: Path, key: str, value: str
+) -> None:
+    """README "Lock mode": an entry no deploy would pin is out of date (exit 3), and the lock
+    command restores what the service answers."""
+    write_app(tmp_path)
+    assert cli("lock").returncode == 0
+    document = lock_of(tmp_path)
+    good = document["lookups"]["Prod/Golden"]["pin"][key]
+    document["lookups"]["Prod/Golden"]["pin"][key] = value
+    (tmp_path / LOCK_NAME).write_text(json.dumps(document, indent=2))
+    checked = cli("lock", "--check")
+    assert checked.returncode == 3, checked.stderr
+    assert "| `Prod/Golden` | invalid, re-pinned | golden |" in checked.stdout
+    assert f"- `Prod/Golden`: {key} " in checked.stdout
+    assert cli("lock").returncode == 0
+    assert lock_of(tmp_path)["lookups"]["Prod/Golden"]["pin"][key] == good
+    assert cli("lock", "--check").returncode == 0

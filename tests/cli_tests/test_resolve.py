@@ -28,8 +28,8 @@ def test_prints_the_same_data_a_deploy_would_pin(
 
 def test_bare_options_run_resolve(fake: FakeImageBuilder, cli: Cli) -> None:
     fake.add("golden", "1.4.0")
-    bare = cli("--name", "golden", "--version", "1.x.x")
-    explicit = cli("resolve", "--name", "golden", "--version", "1.x.x")
+    bare = cli("--name", "golden", "--selector", "1.x.x")
+    explicit = cli("resolve", "--name", "golden", "--selector", "1.x.x")
     assert bare.returncode == explicit.returncode == 0, bare.stderr + explicit.stderr
     assert bare.stdout == explicit.stdout
     assert json.loads(bare.stdout)["BuildVersion"] == "1.4.0/1"
@@ -92,10 +92,10 @@ def test_owner_is_case_insensitive(fake: FakeImageBuilder, cli: Cli) -> None:
 
 def test_account_narrows_the_lookup(fake: FakeImageBuilder, cli: Cli) -> None:
     fake.add("golden", "1.4.0")  # an own image: account 123456789012
-    mine = cli("--name", "golden", "--version", "1.x.x", "--platform", "Linux",
+    mine = cli("--name", "golden", "--selector", "1.x.x", "--platform", "Linux",
                "--account", "123456789012")  # fmt: skip
     assert mine.returncode == 0, mine.stderr
-    other = cli("--name", "golden", "--version", "1.x.x", "--platform", "Linux",
+    other = cli("--name", "golden", "--selector", "1.x.x", "--platform", "Linux",
                 "--account", "999999999999")  # fmt: skip
     line = one_line_failure(other, 1)
     assert "'999999999999'" in line
@@ -104,15 +104,19 @@ def test_account_narrows_the_lookup(fake: FakeImageBuilder, cli: Cli) -> None:
 
 def test_no_match_exits_1_with_one_line(fake: FakeImageBuilder, cli: Cli) -> None:
     fake.add("golden", "1.0.0")
-    line = one_line_failure(cli("--name", "golden", "--version", "2.x.x"), 1)
+    line = one_line_failure(cli("--name", "golden", "--selector", "2.x.x"), 1)
     assert "'2.x.x'" in line and "1.0.0" in line
 
 
 def test_invalid_option_values_are_usage_errors_without_calls(
     fake: FakeImageBuilder, cli: Cli
 ) -> None:
-    line = one_line_failure(cli("--name", "golden", "--version", "1.x.3"), 2)
+    line = one_line_failure(cli("--name", "golden", "--selector", "1.x.3"), 2)
+    assert "--selector" in line and "'1.x.3'" in line
+    line = one_line_failure(cli("--name", "golden", "--version", "1.x.3"), 2)  # deprecated
     assert "--version" in line and "'1.x.3'" in line
+    line = one_line_failure(cli("--name", "golden", "--platform", "Solaris"), 2)
+    assert "--platform: invalid platform 'Solaris': use one of Windows, Linux, macOS" in line
     line = one_line_failure(cli("--name", "golden", "--min-age", "3 weeks"), 2)
     assert "--min-age" in line and "'3 weeks'" in line
     line = one_line_failure(cli("--name", "golden", "--require-tag", "stage"), 2)
@@ -123,7 +127,7 @@ def test_invalid_option_values_are_usage_errors_without_calls(
 
 
 def test_messages_name_options_not_property_keys(fake: FakeImageBuilder, cli: Cli) -> None:
-    line = one_line_failure(cli("--version", "1.x.x"), 2)
+    line = one_line_failure(cli("--selector", "1.x.x"), 2)
     assert "--name is required" in line
     line = one_line_failure(cli("--name", "golden", "--owner", "Amazon", "--include-deprecated"), 2)
     assert "--include-deprecated" in line and "include_deprecated" not in line
@@ -178,8 +182,54 @@ def test_throttling_until_the_timeout_names_the_option(fake: FakeImageBuilder, c
     line = one_line_failure(cli("--name", "golden", "--timeout", "15"), 1)
     assert "--timeout 15 s" in line and "ThrottlingException" in line
     assert "function" not in line
-    line = one_line_failure(cli("--name", "golden", "--timeout", "5"), 2)
-    assert "--timeout" in line
+    for refused in ("0", "-3", "soon", "inf", "nan"):
+        line = one_line_failure(cli("--name", "golden", "--timeout", refused), 2)
+        assert f"--timeout: invalid value {refused!r}: a number of seconds greater than 0" in line
+
+
+def test_a_short_timeout_is_the_users_to_choose(fake: FakeImageBuilder, cli: Cli) -> None:
+    """README "Command line": any --timeout is accepted; each attempt's connect and read
+    timeouts shrink to fit it, and a service slower than it fails with the deadline's line."""
+    fake.add("golden", "1.4.0")
+    quick = cli("--name", "golden", "--timeout", "4")
+    assert quick.returncode == 0, quick.stderr
+    assert json.loads(quick.stdout)["BuildVersion"] == "1.4.0/1"
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        result = cli("--name", "golden", "--timeout", "4", AWS_ENDPOINT_URL_IMAGEBUILDER=url)
+    line = one_line_failure(result, 1)
+    assert line.startswith("latest-image-build: gave up on ListImages in region us-east-1 after ")
+    assert "attempts within --timeout 4 s; last failure: ReadTimeoutError" in line
+
+
+def test_version_prints_the_tools_version(cli: Cli) -> None:
+    """CONTRACT "Many accounts": `latest-image-build --version` prints the tool's version."""
+    from importlib.metadata import version
+
+    expected = f"latest-image-build {version('latest-image-build')}\n"
+    for args in (("--version",), ("resolve", "--version"), ("--version", "--name", "golden")):
+        result = cli(*args)
+        assert (result.returncode, result.stdout, result.stderr) == (0, expected, ""), args
+
+
+def test_version_with_a_selector_still_works_with_a_deprecation_notice(
+    fake: FakeImageBuilder, cli: Cli
+) -> None:
+    fake.add("golden", "1.4.0")
+    fake.add("golden", "2.0.0")
+    old = cli("--name", "golden", "--version", "1.x.x")
+    new = cli("--name", "golden", "--selector", "1.x.x")
+    assert old.returncode == new.returncode == 0, old.stderr
+    assert old.stdout == new.stdout and json.loads(old.stdout)["Version"] == "1.4.0"
+    assert old.stderr == (
+        "latest-image-build: --version SELECTOR is deprecated: use --selector 1.x.x "
+        "(--version alone prints the tool's version)\n"
+    )
+    assert new.stderr == ""
+    both = cli("--name", "golden", "--version", "1.x.x", "--selector", "2.x.x")
+    assert both.returncode == 2 and "not both" in both.stderr
 
 
 def test_access_denied_speaks_of_the_caller_not_a_function(

@@ -43,9 +43,11 @@ LOCK_NAME = "images.lock.json"
 COMMAND = "latest-image-build lock"
 
 
-def pin(name: str, version: str, *, ami: str = "", uri: str = "") -> dict[str, str]:
+def pin(
+    name: str, version: str, *, ami: str = "", uri: str = "", account: str = ACCOUNT
+) -> dict[str, str]:
     """Every attribute of a build of ``name`` (what the lock command writes)."""
-    arn = f"arn:aws:imagebuilder:{REGION}:{ACCOUNT}:image/{name}/{version}"
+    arn = f"arn:aws:imagebuilder:{REGION}:{account}:image/{name}/{version}"
     values = {
         Attribute.IMAGE_BUILD_VERSION_ARN: f"{arn}/1",
         Attribute.IMAGE_VERSION_ARN: arn,
@@ -82,7 +84,7 @@ GOLDEN_PIN = pin("golden", "1.4.0", ami="ami-0e8b4f5d6a7c8394a")
 SERVICE_PIN = pin(
     "service", "3.1.0", uri=f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/team/service:3.1.0-1"
 )
-BASE_PIN = pin("amazon-linux-2023-x86", "2026.11.14", ami="ami-0c6f2d3b4e5a61728")
+BASE_PIN = pin("amazon-linux-2023-x86", "2026.11.14", ami="ami-0c6f2d3b4e5a61728", account="aws")
 
 
 def write_lock(directory: Path, entries: dict[str, tuple[dict[str, Any], dict[str, str]]]) -> Path:

@@ -65,15 +65,17 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def test_wheel_holds_its_three_packages_and_nothing_else(wheel: Path) -> None:
+def test_wheel_holds_its_four_packages_and_nothing_else(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {name.split("/")[0] for name in names if not name.endswith(".dist-info/RECORD")}
     assert {n for n in top_level if not n.endswith(".dist-info")} == {
         "constructs_lib",
         "image_lookup",
         "latest_image_build_cli",
+        "pin_registry",  # the ImageFactory's registry function: an asset of its own
     }
     assert "constructs_lib/py.typed" in names and "image_lookup/py.typed" in names
+    assert "pin_registry/handler.py" in names
     assert "image_lookup/handler.py" in names
     # the command line is a package of its own, outside the handler's package (and asset)
     assert "latest_image_build_cli/main.py" in names
@@ -115,16 +117,22 @@ def test_another_app_synthesizes_with_the_installed_wheel(installed: Path, tmp_p
     assert "image_lookup/handler.py" in files
     assert all(f.startswith("image_lookup/") and f.endswith(".py") for f in files), files
     assert "image_lookup/cli.py" not in files  # the command line stays out of the asset
-    packaged = {
-        p.name for p in (installed / "lib").glob("python3*/site-packages/image_lookup/*.py")
-    }
-    assert {Path(f).name for f in files} == packaged
+    # the modules the handler imports, as the installed package finds them
+    closure = run(
+        python,
+        "-c",
+        "from constructs_lib.handler_asset import module_closure as m\n"
+        "print(' '.join(f'{p}/{f.name}' for p, f in m('image_lookup.handler')))",
+        cwd=tmp_path,
+        env=clean_env(),
+    )
+    assert files == sorted(closure.split())
 
 
 def test_console_command_matches_python_m(installed: Path, fake: FakeImageBuilder) -> None:
     fake.add("golden", "1.4.0")
     fake.add("golden", "1.10.0")
-    args = ["--name", "golden", "--version", "1.x.x", "--region", "us-east-1"]
+    args = ["--name", "golden", "--selector", "1.x.x", "--region", "us-east-1"]
     command = run(installed / "bin" / "latest-image-build", *args, cwd=installed)
     module = run(installed / "bin" / "python", "-m", "latest_image_build_cli", *args, cwd=installed)
     assert command == module
