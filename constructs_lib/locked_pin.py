@@ -230,15 +230,18 @@ def _check_literals(construct_path: str, query: Mapping[str, Any]) -> None:
 
 
 def _stack_place(lookup: Construct, construct_path: str) -> StackPlace:
-    """The stack's region (required: the pin is one region's AMI) and account (if known)."""
+    """The stack's region and account, both required: a pin is the AMI one account can launch
+    in one region (its own copy, or the owner's shared one)."""
     stack = Stack.of(lookup)
     region, account = stack.region, stack.account
-    if Token.is_unresolved(region):
+    if Token.is_unresolved(region) or Token.is_unresolved(account):
         raise LockFileError(
-            f"LatestImageBuild {construct_path}: lock mode pins the AMI of one region, but "
-            f"stack {stack.node.path} has none: give it env=Environment(region=...)"
+            f"LatestImageBuild {construct_path}: lock mode pins the AMI one account launches "
+            f"in one region, but stack {stack.node.path} has no concrete "
+            f"{'region' if Token.is_unresolved(region) else 'account'}: give it "
+            "env=Environment(account=..., region=...)"
         )
-    return StackPlace(region, None if Token.is_unresolved(account) else account)
+    return StackPlace(region, account)
 
 
 def _placeholders(query: Mapping[str, Any], stack: StackPlace) -> dict[str, str]:

@@ -23,8 +23,8 @@ from example.golden_image_stack import GoldenImagePipelineStack
 
 #: Relative to the directory the app runs in (the repository's root), like cdk.json's paths.
 LOCK_FILE = "example/latest-image-build.lock.json"
-#: A pin is one region's AMI: a locked stack names its region.
-PRODUCTION = cdk.Environment(region="us-east-1")
+#: A pin is the AMI one account launches in one region: a locked stack names both.
+PRODUCTION = cdk.Environment(account="123456789012", region="us-east-1")
 
 
 def build_locked_app(outdir: str | None = None, context: dict[str, Any] | None = None) -> cdk.App:

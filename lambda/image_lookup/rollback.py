@@ -1,32 +1,57 @@
 """Rollbacks: answer with the build the stack had before the update that failed.
 
-When a stack update fails, CloudFormation sends this resource an Update with the
-last good template's properties (CloudFormation User Guide, "Update" custom
-resource request; the Update -> rollback Update sequence of aws-cdk PR #29581).
-A fresh lookup would keep the new build, or fail and leave the stack in
-UPDATE_ROLLBACK_FAILED. Instead the handler reads what CloudFormation itself
-records: the stack's status tells a rollback (DescribeStacks), and the stack's
-events (DescribeStackEvents) tell the physical id, the build ARN, that the
-resource had when the failed update began. Nothing here ever raises: a rollback
-must not fail because of the lookup.
+When a stack update fails, CloudFormation rolls every resource it updated back to the
+last good template: a custom resource gets an Update whose ``ResourceProperties`` are
+that template's and whose ``OldResourceProperties`` are the failed template's (the
+properties "previously declared", CloudFormation User Guide, custom resource request
+objects, ``OldResourceProperties``), with the ``PhysicalResourceId`` the failed update
+gave it (the build that broke the deploy, B2). The request carries no rollback flag. A
+fresh lookup would keep B2, or fail and leave the stack in UPDATE_ROLLBACK_FAILED.
+
+Instead the handler reads what CloudFormation itself records: the stack's status tells
+a rollback (DescribeStacks), and the stack's events (DescribeStackEvents, newest first,
+100 a page) tell the physical id, the build ARN, that the resource had when the failed
+update began (B1). Both reads retry throttling with backoff until the time kept for the
+answer, the first call spread as a large stack's lookups spread theirs (``pacing``), and
+the events are paged as far back as the lookup's last completed change is. Nothing here
+ever raises: a rollback must not fail because of the lookup.
+
+When the status cannot be read, the Update itself decides (``rollback_marks``):
+
+* ``RefreshToken`` went back. The construct writes the synth time (``time.time_ns()``)
+  by default, so an ordinary deploy always carries a larger token than the one it
+  replaces, and only a rollback (or a deploy of an older cloud assembly) a smaller one.
+* Its properties are ones today's code refuses. In a rollback they are the last good
+  template's, which an older handler accepted; resolving would fail the rollback. (An
+  ordinary Update with a bad property is then kept too while the status is unreadable;
+  the next deploy reports the property. Failing a rollback costs a manual
+  ContinueUpdateRollback; keeping a pin one deploy longer costs nothing.)
+
+The physical id is no mark: it is the build the previous request answered in both
+cases. With a mark the resource keeps that physical id; never resolves afresh. With
+none the Update resolves as an ordinary one. When the Update says it is ordinary
+(``RefreshToken`` grew), the status is only confirmed, with a short budget, so that
+a large stack's ordinary deploy does not spend its time on CloudFormation's rate limit.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from image_lookup.cloudformation_api import CloudFormationGateway, StackEvent
-from image_lookup.contract import REGION, Attribute
+from image_lookup.contract import REFRESH_TOKEN, REGION, Attribute
 from image_lookup.deadline import Deadline
 from image_lookup.ec2_api import Ec2Gateway
-from image_lookup.errors import InvalidInputError
+from image_lookup.errors import InvalidInputError, one_line
 from image_lookup.imagebuilder_api import ImageBuilderGateway
 from image_lookup.outputs import attributes_from_arn, build_attributes
-from image_lookup.properties import validate_region
+from image_lookup.properties import parse_properties, validate_region
+from image_lookup.retry import RetryPolicy, stack_retry_policy
 
 LOGGER = logging.getLogger("image_lookup")
 
@@ -36,30 +61,93 @@ ROLLBACK_STATUSES = frozenset({"UPDATE_ROLLBACK_IN_PROGRESS"})
 _STACK_TYPE = "AWS::CloudFormation::Stack"
 #: Resource statuses after which the resource held the physical id the event names.
 _SETTLED = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"})
+#: The CloudFormation reads stop this long before the deadline: the answer's attributes
+#: (GetImage, then the AMI by its tag) still need time, and a launch template rolled back
+#: to an empty image id would fail the rollback.
+ATTRIBUTES_SECONDS = 20.0
+#: Of that, the AMI-by-tag fallback keeps this much after GetImage gives up.
+AMI_FALLBACK_SECONDS = 8.0
+#: When the Update says it is ordinary: retries of the status read stop this soon.
+CONFIRM_SECONDS = 3.0
+#: Shorter attempts than a lookup's (3 + 10 s): more of them fit before the deadline, and
+#: these answers are small (a page of events is at most 1 MB).
+REREAD_POLICY = RetryPolicy(connect_timeout=2.0, read_timeout=5.0)
 
 
 def pin_before_failed_update(
-    events: Iterable[StackEvent], stack_id: str, logical_id: str
+    events: Iterable[StackEvent], stack_id: str, logical_id: str, current: str = ""
 ) -> str | None:
     """The physical id ``logical_id`` had when the stack's latest update began, or None.
 
-    ``events`` are newest first. The update that failed began at the newest
-    stack-level UPDATE_IN_PROGRESS event (stack-level events name the stack's own
-    ARN as their physical id; a nested stack's resource events do not); the
-    resource's newest settled event before that holds the pin the stack had.
+    ``events`` are newest first. Stack-level events name the stack's own ARN as their
+    physical id (a nested stack's resource events do not). The update that failed began
+    at the newest stack-level UPDATE_IN_PROGRESS; its rollback, at the stack-level
+    UPDATE_ROLLBACK_IN_PROGRESS events after it (one more for each ContinueUpdateRollback,
+    after an UPDATE_ROLLBACK_FAILED).
+
+    The resource's UPDATE_IN_PROGRESS in the failed update can only name the physical id
+    it had then, or none: CloudFormation writes it before it sends the Update, before the
+    handler answers a new id (a replaced resource's events show the old id there too and
+    the new one only from "Resource creation Initiated" on). The id moved once in that
+    update, from B1 to ``current``; so, when the rollback was not retried, the first such
+    event naming another id than ``current`` is B1, and reading stops there: a long
+    history is not paged through. Otherwise the oldest such event counts, once the
+    update's start is reached; without one, the resource's newest settled event before
+    the update (paged as far back as it is).
     """
-    update_began = False
+    update_began = rollback_seen = rollback_retried = False
+    in_update: str | None = None
     for event in events:
-        if not update_began:
-            update_began = (
-                event.resource_type == _STACK_TYPE
-                and event.physical_id == stack_id
-                and event.status == "UPDATE_IN_PROGRESS"
-            )
+        stack_level = event.resource_type == _STACK_TYPE and event.physical_id == stack_id
+        if update_began:
+            if event.logical_id == logical_id and event.status in _SETTLED and event.physical_id:
+                return event.physical_id
             continue
-        if event.logical_id == logical_id and event.status in _SETTLED and event.physical_id:
-            return event.physical_id
+        if stack_level:
+            if event.status == "UPDATE_ROLLBACK_IN_PROGRESS":
+                rollback_seen, in_update = True, None  # what came after was the rollback
+            elif event.status == "UPDATE_ROLLBACK_FAILED":
+                rollback_retried = True
+            elif event.status == "UPDATE_IN_PROGRESS":
+                if in_update:
+                    return in_update
+                update_began = True
+        elif (
+            rollback_seen
+            and event.logical_id == logical_id
+            and event.status == "UPDATE_IN_PROGRESS"
+            and event.physical_id
+        ):
+            if current and event.physical_id != current and not rollback_retried:
+                return event.physical_id
+            in_update = event.physical_id
     return None
+
+
+def rollback_marks(event: Mapping[str, Any]) -> tuple[str, ...]:
+    """What in the Update itself says it is a rollback (see the module's docstring).
+
+    Only an Update of a resource that holds a pin (its physical id is a build ARN) can
+    be one: CloudFormation rolls back only resources it created or updated before.
+    """
+    if not _is_build_arn(str(event.get("PhysicalResourceId") or "")):
+        return ()
+    marks = []
+    new, old = _refresh_tokens(event)
+    if new is not None and old is not None and new < old:
+        marks.append(f"{REFRESH_TOKEN.key} went back from {old} to {new}")
+    properties = event.get("ResourceProperties")
+    try:
+        parse_properties(properties if isinstance(properties, Mapping) else {})
+    except Exception as error:  # any refusal, whatever its type: never raise here
+        marks.append(f"properties refused: {one_line(str(error), 200)}")
+    return tuple(marks)
+
+
+def says_ordinary(event: Mapping[str, Any]) -> bool:
+    """Whether ``RefreshToken`` grew: a newer synth, so not a rollback."""
+    new, old = _refresh_tokens(event)
+    return new is not None and old is not None and new > old
 
 
 def rollback_answer(
@@ -74,8 +162,9 @@ def rollback_answer(
     During a rollback the answer is the previous build, its attributes re-read from
     Image Builder. When they cannot be re-read (the build was deleted, the service
     throttles), the answer keeps that build ARN with the attributes its ARN gives,
-    and the log line says so. When the previous build cannot be told at all, the
-    resource keeps the physical id it already has.
+    and the log line says so. When the previous build cannot be told at all (or the
+    status cannot be read and the Update carries a mark of a rollback), the resource
+    keeps the physical id it already has.
     """
     started = time.monotonic()
     stack_id = str(event.get("StackId") or "")
@@ -86,29 +175,107 @@ def rollback_answer(
         "request_type": "Update",
         "logical_id": logical_id,
     }
+    policy = stack_retry_policy()._replace(
+        connect_timeout=REREAD_POLICY.connect_timeout, read_timeout=REREAD_POLICY.read_timeout
+    )
+    # A large stack's lookups spread their first call; each then reads for as long as the
+    # others: its reads end as much before the others' as its first call came. Ending at
+    # one moment, the stack's re-reads would all meet at Image Builder's rate limit.
+    place = _FirstDraw(random.random())
+    reads = _less(deadline, ATTRIBUTES_SECONDS + (1.0 - place.first) * policy.spread_seconds)
+    readers: list[CloudFormationGateway] = []
+    ordinary = says_ordinary(event)
     try:
-        cloudformation = CloudFormationGateway.for_stack(deploy_region, deadline)
-        status = cloudformation.stack_status(stack_id)
+        if ordinary:
+            # only a confirmation, unspread: the lookup that follows spreads its first call
+            policy = policy._replace(spread_seconds=0.0)
+            confirm = _within(reads, CONFIRM_SECONDS + policy.attempt_seconds)
+            readers.append(CloudFormationGateway.for_stack(deploy_region, confirm, policy))
+        else:
+            readers.append(
+                CloudFormationGateway.for_stack(deploy_region, reads, policy, jitter=place)
+            )
+        status = readers[0].stack_status(stack_id)
     except Exception as error:
-        # Cannot tell: an ordinary update is by far the likelier, so resolve as one.
-        _log(record, started, outcome="stack status unread", reason=_describe(error))
-        return None
-    if status not in ROLLBACK_STATUSES:
-        return None
-    try:
-        previous = pin_before_failed_update(cloudformation.events(stack_id), stack_id, logical_id)
-    except Exception as error:
-        previous = None
-        record["events_unread"] = _describe(error)
+        marks = () if ordinary else rollback_marks(event)
+        if not marks:
+            # Cannot tell, and nothing says rollback: resolve as an ordinary update.
+            _log(record, started, outcome="stack status unread", reason=_describe(error))
+            return None
+        record.update(status_unread=_describe(error), rollback_marks=list(marks))
+        status, previous = "unknown", None
+    else:
+        if status not in ROLLBACK_STATUSES:
+            return None
+        if ordinary:  # a rollback after all (an older assembly's deploy failed): read in full
+            readers.append(CloudFormationGateway.for_stack(deploy_region, reads, policy))
+        try:
+            events = readers[-1].events(stack_id)
+            previous = pin_before_failed_update(events, stack_id, logical_id, current)
+            if previous is None:
+                record["events_unread"] = "no completed change of this lookup before the update"
+        except Exception as error:
+            previous = None
+            record["events_unread"] = _describe(error)
     pin = previous or current
-    record.update(stack_status=status, previous_build=previous, kept_build=pin)
+    record.update(
+        stack_status=status,
+        previous_build=previous,
+        kept_build=pin,
+        cloudformation_calls=sum(reader.calls for reader in readers),
+        cloudformation_retries=sum(reader.retries for reader in readers),
+    )
     data, reread_failure = _attributes_of(
         pin, deadline, _image_region(event), deploy_region, account_id
     )
     if reread_failure:
         record["attributes_from_arn_only"] = reread_failure
-    _log(record, started, outcome="rolled back")
+    _log(record, started, outcome="rolled back" if previous else "kept build")
     return {"PhysicalResourceId": pin, "Data": data}
+
+
+class _FirstDraw:
+    """A jitter whose first draw is ``first`` (the spread's), random after that."""
+
+    def __init__(self, first: float) -> None:
+        self.first = first
+        self._drawn = False
+
+    def __call__(self) -> float:
+        if self._drawn:
+            return random.random()
+        self._drawn = True
+        return self.first
+
+
+def _is_build_arn(value: str) -> bool:
+    return value.startswith("arn:") and ":image/" in value
+
+
+def _refresh_tokens(event: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """Both RefreshTokens when they are whole numbers (the construct's synth time)."""
+    return _token(event.get("ResourceProperties")), _token(event.get("OldResourceProperties"))
+
+
+def _token(properties: object) -> int | None:
+    value = properties.get(REFRESH_TOKEN.key) if isinstance(properties, Mapping) else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 30:
+        return int(value)
+    return None
+
+
+def _less(deadline: Deadline, seconds: float) -> Deadline:
+    """``deadline`` ending ``seconds`` sooner."""
+    return Deadline(lambda: int((deadline.seconds_left() - seconds) * 1000), reserve_seconds=0.0)
+
+
+def _within(deadline: Deadline, seconds: float) -> Deadline:
+    """``deadline``, or ``seconds`` from now if that is sooner."""
+    ends_at = time.monotonic() + seconds
+    return Deadline(
+        lambda: int(min(deadline.seconds_left(), ends_at - time.monotonic()) * 1000),
+        reserve_seconds=0.0,
+    )
 
 
 def _attributes_of(
@@ -124,8 +291,11 @@ def _attributes_of(
     outlive it, tagged with its ARN, and a launch template rolled back to an empty
     image id would fail the rollback.
     """
+    policy = REREAD_POLICY
     try:
-        gateway = ImageBuilderGateway.for_region(image_region, deadline)
+        gateway = ImageBuilderGateway.for_region(
+            image_region, _less(deadline, AMI_FALLBACK_SECONDS), policy
+        )
         build = gateway.get_image(build_arn)
         failure = "" if build is not None and build.arn == build_arn else "build not found"
     except Exception as error:
@@ -135,7 +305,7 @@ def _attributes_of(
     data = attributes_from_arn(build_arn)
     if deploy_region:
         try:
-            ec2 = Ec2Gateway.for_region(deploy_region, deadline)
+            ec2 = Ec2Gateway.for_region(deploy_region, deadline, policy)
             data[Attribute.AMI_ID] = ec2.image_id_of_build(build_arn)
         except Exception as error:
             failure += f"; AMI not found by its tag: {_describe(error)}"

@@ -29,7 +29,7 @@ from aws_cdk import aws_ec2 as ec2
 from constructs_lib import ImageOwner, LatestImageBuild
 
 app = cdk.App()
-stack = cdk.Stack(app, "Prod", env=cdk.Environment(region="{region}"))
+stack = cdk.Stack(app, "Prod", env=cdk.Environment(account="123456789012", region="{region}"))
 base = LatestImageBuild(stack, "Base", image_name="amazon-linux-2023-x86", owner=ImageOwner.AMAZON)
 golden = LatestImageBuild(
     stack, "Golden", image_name="golden", version="{golden}", platform="Linux"
@@ -126,7 +126,7 @@ def test_lock_writes_every_pin_and_leaves_an_unchanged_lock_byte_identical(
         "Platform": "Linux",
         "RequireAmi": "true",
     }
-    assert golden["stack"] == {"region": REGION}
+    assert golden["stack"] == {"account": "123456789012", "region": REGION}
     assert sorted(golden["pin"]) == sorted(ATTRIBUTE_KEYS)
     assert golden["pin"]["AmiId"] == "ami-0d7a3e4c5f6b72839"
     assert golden["pin"]["BuildVersion"] == "1.3.0/1"

@@ -294,9 +294,14 @@ def test_lock_mode_needs_literals_a_region_and_no_protection(tmp_path: Path) -> 
     with pytest.raises(LockFileError) as error:
         LatestImageBuild(agnostic, "Golden", image_name="golden")
     assert one_line(error) == (
-        "LatestImageBuild Anywhere/Golden: lock mode pins the AMI of one region, but stack "
-        "Anywhere has none: give it env=Environment(region=...)"
+        "LatestImageBuild Anywhere/Golden: lock mode pins the AMI one account launches in one "
+        "region, but stack Anywhere has no concrete region: give it "
+        "env=Environment(account=..., region=...)"
     )
+    # issue "One image factory, many accounts": a pin is one account's AMI, so the account too
+    regional = cdk.Stack(app, "Regional", env=cdk.Environment(region=REGION))
+    with pytest.raises(LockFileError, match=r"stack Regional has no concrete account"):
+        LatestImageBuild(regional, "Golden", image_name="golden")
 
 
 def test_an_unreadable_lock_file_fails_naming_it(tmp_path: Path) -> None:
