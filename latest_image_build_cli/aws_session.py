@@ -31,7 +31,7 @@ from image_lookup.errors import (
 )
 from image_lookup.imagebuilder_api import ImageBuilderGateway
 from image_lookup.properties import validate_region
-from image_lookup.retry import DEFAULT_RETRY_POLICY, Retrier
+from image_lookup.retry import DEFAULT_RETRY_POLICY, Retrier, RetryPolicy
 from latest_image_build_cli.cli_errors import CommandError
 
 NO_CREDENTIALS = (
@@ -122,14 +122,18 @@ class AccountClients:
         self._session = session
         self._credentials = dict(credentials or {})
         self._pace = pace
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, float, float], Any] = {}
         self._lock = threading.Lock()
 
-    def client(self, service: str, region: str) -> Any:
+    def client(self, service: str, region: str, policy: RetryPolicy = DEFAULT_RETRY_POLICY) -> Any:
         """The account's client of ``service`` in ``region``."""
-        key = (service, region)
+        key = (service, region, policy.connect_timeout, policy.read_timeout)
         if key not in self._clients:
-            config = IMAGEBUILDER_CONFIG if service == "imagebuilder" else READ_CONFIG
+            config = READ_CONFIG
+            if service == "imagebuilder":
+                config = IMAGEBUILDER_CONFIG.merge(
+                    Config(connect_timeout=policy.connect_timeout, read_timeout=policy.read_timeout)
+                )
             with _CLIENT_LOCK:
                 made: Any = self._session.client(  # type: ignore[call-overload]
                     service, region_name=region, config=config, **self._credentials
@@ -140,8 +144,10 @@ class AccountClients:
 
     def image_builder(self, region: str, deadline: Deadline) -> ImageBuilderGateway:
         """A gateway to Image Builder in ``region`` retrying under ``deadline``."""
-        client = self.client("imagebuilder", region)
-        return ImageBuilderGateway(client, Retrier(deadline, region, DEFAULT_RETRY_POLICY))
+        # a short --timeout shrinks each attempt to fit, as for resolve
+        policy = sdk.fitted_policy(DEFAULT_RETRY_POLICY, deadline.seconds_left())
+        client = self.client("imagebuilder", region, policy)
+        return ImageBuilderGateway(client, Retrier(deadline, region, policy))
 
     def _before_send(self, **_kwargs: Any) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -478,3 +479,25 @@ def test_a_lookup_that_pinned_nothing_is_unknown(
     (lookup,) = report["lookups"]
     assert lookup["status"] == "unknown" and lookup["pinned"] is None
     assert lookup["problem"].startswith("no pinned build: physical id '2f1e8c3a-")
+
+
+def test_a_short_timeout_shrinks_checks_attempts_too(
+    fake: FakeImageBuilder, moto: MotoServices, stack_cli: Cli
+) -> None:
+    """README "Command line": any --timeout is accepted and each attempt shrinks to fit it.
+    An Image Builder that never answers makes the lookup's row name the deadline, after
+    attempts were made (at the default 13 s per attempt, 4 s would allow none)."""
+    image = add(fake, moto, "golden", "1.2.0")
+    one_lookup_stack(moto, arn(image), ImageName="golden")
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        result = stack_cli(
+            "check", "--stack", "Prod", "--format", "json", "--timeout", "4",
+            AWS_ENDPOINT_URL_IMAGEBUILDER=url,
+        )  # fmt: skip
+    (lookup,) = json.loads(result.stdout)["lookups"]
+    assert lookup["status"] == "unknown", lookup
+    assert "within --timeout 4 s; last failure: ReadTimeoutError" in lookup["problem"]
+    assert "after 0 attempts" not in lookup["problem"]
