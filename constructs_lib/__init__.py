@@ -14,4 +14,4 @@ __all__ = [
     "ImageType",
     "LatestImageBuild",
 ]
-__version__ = "0.3.0"
+__version__ = "0.4.0"
