@@ -68,7 +68,9 @@ def make_provider_compliant(provider: cr.Provider, handler: lambda_.Function) ->
         "aws-cdk-lib's Provider framework may invoke any version of the handler function",
     )
     for function in (handler, framework_function):
-        _depend_on_policy_only(function)
+        policy = function.role.node.try_find_child(_DEFAULT_POLICY_ID) if function.role else None
+        if policy is not None:
+            depend_on_policy_only(function, policy)
 
 
 def render_for_nag(value: Any) -> str:
@@ -88,10 +90,10 @@ def render_for_nag(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _depend_on_policy_only(function: lambda_.Function) -> None:
-    policy = function.role.node.try_find_child(_DEFAULT_POLICY_ID) if function.role else None
-    if policy is None:
-        return
+def depend_on_policy_only(function: lambda_.Function, policy: IConstruct) -> None:
+    """Make ``function`` depend on ``policy`` alone: aws-cdk-lib also makes it depend on its
+    role, which Fn::GetAtt already does (cfn-lint W3005); with this, no invocation runs
+    before the function's grants exist."""
     cfn_function = function.node.default_child
     cfn_policy = policy.node.default_child
     assert isinstance(cfn_function, CfnResource) and isinstance(cfn_policy, CfnResource)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 
 import jsii
-from aws_cdk import Aspects, CfnResource, Duration, IAspect, RemovalPolicy, Stack, Token
+from aws_cdk import Aspects, Duration, IAspect, RemovalPolicy, Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -25,7 +25,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
 from constructs_lib import protection
-from constructs_lib._compliance import IAM5, acknowledge_finding
+from constructs_lib._compliance import IAM5, acknowledge_finding, depend_on_policy_only
 from constructs_lib.handler_asset import staged_registry_asset
 from constructs_lib.image_factory_events import ImageFactoryEvents
 from constructs_lib.lookup_provider import LookupProvider
@@ -235,11 +235,7 @@ class ImageFactory(Construct):
             log_group=log_group,
             environment={TABLE_ENV: self.table.table_name, LEASE_ENV: str(int(lease.to_seconds()))},
         )
-        cfn_function = self.function.node.default_child
-        cfn_policy = self.policy.node.default_child
-        assert isinstance(cfn_function, CfnResource) and isinstance(cfn_policy, CfnResource)
-        # the policy is the one dependency to state (Fn::GetAtt already names the role)
-        cfn_function.add_override("DependsOn", [stack.get_logical_id(cfn_policy)])
+        depend_on_policy_only(self.function, self.policy)
         self.reports_rule = events.Rule(
             self,
             "Reports",

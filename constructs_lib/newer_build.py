@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jsii
-from aws_cdk import CfnResource, Duration, IStableAnyProducer, Lazy, RemovalPolicy, Stack, Token
+from aws_cdk import Duration, IStableAnyProducer, Lazy, RemovalPolicy, Stack, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -30,7 +30,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from constructs_lib._compliance import IAM5, acknowledge_finding
+from constructs_lib._compliance import IAM5, acknowledge_finding, depend_on_policy_only
 from constructs_lib._image_reads import ImageReadGrants
 from constructs_lib.handler_asset import staged_handler_asset
 from image_lookup import contract
@@ -123,12 +123,7 @@ class NewerBuildEvaluator(Construct):
             role=role,
             log_group=log_group,
         )
-        # aws-cdk-lib makes the function depend on its role too, which Fn::GetAtt already
-        # does (cfn-lint W3005): the policy is the one dependency to state.
-        cfn_function = self.function.node.default_child
-        cfn_policy = self.policy.node.default_child
-        assert isinstance(cfn_function, CfnResource) and isinstance(cfn_policy, CfnResource)
-        cfn_function.add_override("DependsOn", [self._stack.get_logical_id(cfn_policy)])
+        depend_on_policy_only(self.function, self.policy)
 
     @classmethod
     def of(cls, stack: Stack) -> NewerBuildEvaluator:

@@ -17,7 +17,7 @@ runs as it is synthesized:
   environment, under awslambdaric) through the Invoke API, as EventBridge invokes a Lambda
   target: asynchronously (``InvocationType=Event``), with the whole event. moto's SQS
   delivery drops the event's ``account`` unless an input transformer names it, so the
-  queue's target rebuilds the whole envelope (``tests/support/protection_stack.WHOLE_EVENT``).
+  queue's target rebuilds the whole envelope (``tests/support/registry.WHOLE_EVENT``).
 * The registry reads its account from ``context.invoked_function_arn``: LocalLambda hands
   awslambdaric the function's ARN in ``Lambda-Runtime-Invoked-Function-Arn``
   (``arn:aws:lambda:us-east-1:123456789012:function:...``, as Lambda does), so the registry

@@ -34,7 +34,7 @@ from local_endpoints.imagebuilder import ACCOUNT, FakeBuild, FakeImageBuilder, F
 from tests.support import registry as registry_support
 from tests.support.events import load_event
 from tests.support.lambda_context import FakeLambdaContext
-from tests.support.registry import resources
+from tests.support.registry import WHOLE_EVENT, resources
 
 moto_services = pytest.importorskip("local_endpoints.moto_services")
 from pin_registry import handler as registry_handler  # noqa: E402
@@ -361,23 +361,6 @@ def capture_reports(factory_template: dict[str, Any]) -> str:
         Targets=[{"Id": "q", "Arn": queue_arn, "InputTransformer": WHOLE_EVENT}],
     )
     return str(queue_url)
-
-
-#: A Lambda target gets the whole event, ``account`` included (EventBridge User Guide,
-#: "Amazon EventBridge event structure"); moto's SQS delivery leaves ``account`` out unless
-#: an input transformer names it, so this one rebuilds the whole envelope.
-WHOLE_EVENT = {
-    "InputPathsMap": {
-        key: f"$.{key}"
-        for key in ("id", "version", "account", "time", "region", "source", "detail-type")
-    }
-    | {"detail": "$.detail", "resources": "$.resources"},
-    "InputTemplate": (
-        '{"id": "<id>", "version": "<version>", "account": "<account>", "time": "<time>", '
-        '"region": "<region>", "source": "<source>", "detail-type": "<detail-type>", '
-        '"resources": <resources>, "detail": <detail>}'
-    ),
-}
 
 
 def received(queue_url: str) -> list[dict[str, Any]]:

@@ -29,28 +29,12 @@ from moto.cloudformation.models import Event
 from image_lookup.pins import REGISTRY_NAME
 from local_endpoints.moto_services import REGION, MotoServices
 from tests.support.cloudformation import DeployedStack
+from tests.support.registry import WHOLE_EVENT
 
 #: The property that names a resource, where ``Ref`` returns that name.
 NAME_PROPERTIES = {"AWS::DynamoDB::Table": "TableName", "AWS::Events::EventBus": "Name"}
 RESOURCE_TYPE = "Custom::LatestImageBuild"
 STACK_TYPE = "AWS::CloudFormation::Stack"
-
-#: A Lambda target gets the whole event, ``account`` included (EventBridge User Guide,
-#: "Amazon EventBridge event structure"). moto's SQS delivery leaves ``account`` out
-#: unless an input transformer names it, so this transformer rebuilds the whole envelope
-#: (the same as ``WHOLE_EVENT`` in tests/lambda_tests/test_protection.py).
-WHOLE_EVENT = {
-    "InputPathsMap": {
-        key: f"$.{key}"
-        for key in ("id", "version", "account", "time", "region", "source", "detail-type")
-    }
-    | {"detail": "$.detail", "resources": "$.resources"},
-    "InputTemplate": (
-        '{"id": "<id>", "version": "<version>", "account": "<account>", "time": "<time>", '
-        '"region": "<region>", "source": "<source>", "detail-type": "<detail-type>", '
-        '"resources": <resources>, "detail": <detail>}'
-    ),
-}
 
 
 def moto_client(moto: MotoServices, service: str, region: str = REGION) -> Any:

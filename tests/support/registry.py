@@ -11,6 +11,22 @@ from image_lookup.pins import REGISTRY_NAME
 from local_endpoints.imagebuilder import ACCOUNT
 
 REGION = "us-east-1"
+#: A Lambda target gets the whole event, ``account`` included (EventBridge User Guide,
+#: "Amazon EventBridge event structure"). moto's SQS delivery leaves ``account`` out
+#: unless an input transformer names it, so this transformer rebuilds the whole envelope
+#: for tests that capture pin reports in a queue.
+WHOLE_EVENT = {
+    "InputPathsMap": {
+        key: f"$.{key}"
+        for key in ("id", "version", "account", "time", "region", "source", "detail-type")
+    }
+    | {"detail": "$.detail", "resources": "$.resources"},
+    "InputTemplate": (
+        '{"id": "<id>", "version": "<version>", "account": "<account>", "time": "<time>", '
+        '"region": "<region>", "source": "<source>", "detail-type": "<detail-type>", '
+        '"resources": <resources>, "detail": <detail>}'
+    ),
+}
 
 
 @functools.lru_cache(maxsize=1)
