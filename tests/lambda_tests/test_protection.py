@@ -34,7 +34,7 @@ from local_endpoints.imagebuilder import ACCOUNT, FakeBuild, FakeImageBuilder, F
 from tests.support import registry as registry_support
 from tests.support.events import load_event
 from tests.support.lambda_context import FakeLambdaContext
-from tests.support.registry import WHOLE_EVENT, resources
+from tests.support.registry import WHOLE_EVENT
 
 moto_services = pytest.importorskip("local_endpoints.moto_services")
 from pin_registry import handler as registry_handler  # noqa: E402
@@ -346,7 +346,7 @@ def capture_reports(factory_template: dict[str, Any]) -> str:
     """The registry's bus in moto, with the synthesized rule's pattern sending to a queue."""
     events = boto3.client("events", region_name=REGION)
     events.create_event_bus(Name=REGISTRY_NAME)
-    (rule,) = [r for r in resources(factory_template, "AWS::Events::Rule") if "EventPattern" in r]
+    rule = registry_support.reports_rule(factory_template)
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.create_queue(QueueName="reports")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[

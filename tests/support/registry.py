@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import json
+from pathlib import Path
 from typing import Any
 
 import boto3
 
-from image_lookup.pins import REGISTRY_NAME
+from image_lookup.pins import PIN_EVENT_SOURCE, REGISTRY_NAME
 from local_endpoints.imagebuilder import ACCOUNT
 
 REGION = "us-east-1"
@@ -29,10 +31,22 @@ WHOLE_EVENT = {
 }
 
 
+#: The example stack's template, which holds an ``ImageFactory`` (kept current by
+#: tests/construct_tests/test_example_app.py's snapshot test).
+SNAPSHOT = Path(__file__).resolve().parents[1] / "snapshots" / "GoldenImagePipeline.template.json"
+
+
 @functools.lru_cache(maxsize=1)
 def factory_template() -> dict[str, Any]:
-    """The template of a stack holding one ``ImageFactory`` (synthesized once)."""
-    from aws_cdk import App, Environment, Stack
+    """The template of a stack holding one ``ImageFactory`` (synthesized once).
+
+    In the venv of Lambda's older boto3, which has no CDK, the example stack's committed
+    snapshot stands in: the same construct, synthesized by the main venv.
+    """
+    try:
+        from aws_cdk import App, Environment, Stack
+    except ImportError:
+        return dict(json.loads(SNAPSHOT.read_text()))
 
     from constructs_lib.image_factory import ImageFactory
 
@@ -45,6 +59,16 @@ def factory_template() -> dict[str, Any]:
 def resources(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     """The Properties of every resource of type ``kind``."""
     return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
+
+
+def reports_rule(template: dict[str, Any]) -> dict[str, Any]:
+    """The registry's rule: the one whose pattern matches pin reports."""
+    (rule,) = [
+        r
+        for r in resources(template, "AWS::Events::Rule")
+        if PIN_EVENT_SOURCE in r.get("EventPattern", {}).get("source", [])
+    ]
+    return rule
 
 
 def create_registry_table(region: str = REGION) -> str:
