@@ -80,15 +80,15 @@ def asset_source(module: Path) -> str:
 def module_closure(entry: str) -> list[tuple[str, Path]]:
     """``(package, module file)`` of ``entry`` and every module of the handler packages it
     imports, directly or not, each package's ``__init__.py`` included; sorted."""
-    packages = (HANDLER_PACKAGE, REGISTRY_PACKAGE)
+    folders = {name: handler_package_dir(name) for name in (HANDLER_PACKAGE, REGISTRY_PACKAGE)}
     found: dict[str, Path] = {}
     pending = [entry]
     while pending:
         name = pending.pop()
         package, _, module = name.partition(".")
-        if name in found or package not in packages:
+        if name in found or package not in folders:
             continue
-        path = handler_package_dir(package) / f"{module or '__init__'}.py"
+        path = folders[package] / f"{module or '__init__'}.py"
         if not path.is_file():
             continue
         found[name] = path

@@ -115,8 +115,7 @@ class ImageFactory(Construct):
                     "Events",
                     organization_id=organization_id,
                     target_accounts=workload_accounts,
-                    target_regions=workload_regions
-                    or (list(regions) if regions != ("*",) else None),
+                    target_regions=workload_regions or list(regions) or None,
                     central_bus_arn=central_bus_arn,
                 )
             except ValueError:
@@ -177,7 +176,7 @@ class ImageFactory(Construct):
             stack.format_arn(
                 service="ec2", region=region, account="", resource="image", resource_name="*"
             )
-            for region in regions
+            for region in regions or ("*",)
         ]
         self.policy = iam.Policy(
             self,
@@ -296,8 +295,9 @@ def _check_organization_id(organization_id: str) -> None:
 
 
 def _check_regions(regions: Sequence[str] | None) -> tuple[str, ...]:
+    """The regions, checked and without repeats; () for None (any region)."""
     if regions is None:
-        return ("*",)
+        return ()
     if isinstance(regions, str) or not regions:
         raise InvalidInputError(
             f"ImageFactory distribution_regions {show_value(regions)} must be a non-empty "

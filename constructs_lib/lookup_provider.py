@@ -63,7 +63,6 @@ class LookupProvider(Construct):
         self._stack_account = self._stack.account
         self._stack_region = self._stack.region
         self._granted: set[tuple[str, str, str]] = set()
-        self._protected: list[CfnResource] = []
         #: Each protected lookup and the (account, region) of the registry it reports to.
         self.protected_pins: list[tuple[CfnResource, str, str]] = []
         #: Lookups served by the handler (one per ``allow_lookup``).
@@ -225,6 +224,7 @@ class LookupProvider(Construct):
         """
         registry_account = image_account or self._stack_account
         registry_region = region or self._stack_region
+        position = len(self.protected_pins)
         self.protected_pins.append((lookup, registry_account, registry_region))
         bus_arn = self._stack.format_arn(
             service="events",
@@ -238,14 +238,13 @@ class LookupProvider(Construct):
             self.role.add_to_policy(
                 iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus_arn])
             )
-        if not self._protected:
+        if position == 0:
             # the daily renewal reads which build each protected lookup pins now
             self.role.add_to_policy(
                 iam.PolicyStatement(actions=[LIST_STACK_RESOURCES], resources=[Aws.STACK_ID])
             )
-        if len(self._protected) % RENEWAL_LOOKUPS_PER_RULE == 0:
-            self._add_renewal_rule(len(self._protected) // RENEWAL_LOOKUPS_PER_RULE)
-        self._protected.append(lookup)
+        if position % RENEWAL_LOOKUPS_PER_RULE == 0:
+            self._add_renewal_rule(position // RENEWAL_LOOKUPS_PER_RULE)
 
     def _add_renewal_rule(self, index: int) -> None:
         """The daily rule that renews protected lookups ``index * RENEWAL_LOOKUPS_PER_RULE``
@@ -265,7 +264,7 @@ class LookupProvider(Construct):
                             "stackId": Aws.STACK_ID,
                             "lookups": Lazy.list(
                                 _ProtectedLookups(
-                                    self._protected, start, start + RENEWAL_LOOKUPS_PER_RULE
+                                    self.protected_pins, start, start + RENEWAL_LOOKUPS_PER_RULE
                                 )
                             ),
                         }
@@ -280,13 +279,13 @@ class LookupProvider(Construct):
 class _ProtectedLookups:
     """The logical ids of the stack's protected lookups, known once every construct exists."""
 
-    def __init__(self, lookups: list[CfnResource], start: int, stop: int) -> None:
-        self._lookups = lookups
+    def __init__(self, pins: list[tuple[CfnResource, str, str]], start: int, stop: int) -> None:
+        self._pins = pins
         self._start = start
         self._stop = stop
 
     def produce(self) -> list[str]:
-        return [lookup.logical_id for lookup in self._lookups[self._start : self._stop]]
+        return [lookup.logical_id for lookup, _, _ in self._pins[self._start : self._stop]]
 
 
 @jsii.implements(IStableAnyProducer)

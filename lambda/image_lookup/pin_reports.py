@@ -19,7 +19,6 @@ from image_lookup.deadline import Deadline
 from image_lookup.errors import ImageLookupError, InvalidInputError, one_line, show_value
 from image_lookup.pins import (
     ACQUIRE,
-    MAX_ENTRIES_PER_CALL,
     RELEASE,
     RENEW,
     Holder,
@@ -76,14 +75,13 @@ def _report(
         gateway = RegistryGateway.for_region(bus.split(":")[3], deadline, policy)
         gateway.send([pin_event_entry(action, pin.holder.stack_id, [pin], bus)])
         record["outcome"] = "reported"
-    except ImageLookupError as error:
-        record.update(outcome="failed", reason=error.reason)
-        if raise_failure:
-            _log(record, started, gateway)
-            raise
     except Exception as error:
-        LOGGER.exception("unexpected failure")
-        record.update(outcome="failed", reason=one_line(f"{type(error).__name__}: {error}"))
+        if isinstance(error, ImageLookupError):
+            reason = error.reason
+        else:
+            LOGGER.exception("unexpected failure")
+            reason = one_line(f"{type(error).__name__}: {error}")
+        record.update(outcome="failed", reason=reason)
         if raise_failure:
             _log(record, started, gateway)
             raise
@@ -101,31 +99,33 @@ def renew(
     ``event`` is the renewal rule's input: ``{"latest-image-build": "renew-pins",
     "stackId": ..., "lookups": [logical ids of protected lookups]}``. The builds are
     the lookups' physical ids, read from the stack (ListStackResources), so the
-    report says what the stack pins now; a registry drops this stack's holders
-    that the report no longer names. Raises on failure (the rule retries it).
+    report says what the stack pins now; a holder the report no longer names is not
+    renewed, and its lease ends. Raises on failure (the rule retries it).
     """
     stack_id = str(event.get("stackId") or "")
     lookups = event.get("lookups")
     if not isinstance(lookups, list) or not all(isinstance(item, str) for item in lookups):
         raise InvalidInputError(f"renewal without a list of lookups: {show_value(lookups)}")
-    Holder(stack_id, "-").check()
+    whole_stack = Holder(stack_id, "-")
+    whole_stack.check()
     started = time.monotonic()
-    stack = CloudFormationGateway.for_stack(stack_id.split(":")[3], deadline)
+    stack = CloudFormationGateway.for_stack(whole_stack.region, deadline)
+    protected = set(lookups)
     pins = [
         Holder(stack_id, logical_id).pin(build)
         for logical_id, build in stack.resources_of_type(stack_id, RESOURCE_TYPE)
-        if logical_id in set(lookups) and build.startswith("arn:")
+        if logical_id in protected and build.startswith("arn:")
     ]
     by_bus = _by_registry(pins)
     calls = 0
     for bus, bus_pins in sorted(by_bus.items()):
         gateway = RegistryGateway.for_region(bus.split(":")[3], deadline, retry_policy)
-        gateway.send([pin_event_entry(RENEW, stack_id, bus_pins, bus)][:MAX_ENTRIES_PER_CALL])
+        gateway.send([pin_event_entry(RENEW, stack_id, bus_pins, bus)])
         calls += gateway.calls
     line = {
         "message": "pin protection",
         "action": RENEW,
-        "stack": Holder(stack_id, "-").stack_name,
+        "stack": whole_stack.stack_name,
         "pins": len(pins),
         "registries": sorted(by_bus),
         "calls": calls + stack.calls,

@@ -36,9 +36,6 @@ ACTIONS = (ACQUIRE, RELEASE, RENEW)
 #: ``{"latest-image-build": "renew-pins", ...}``: the input of a stack's daily renewal rule.
 RENEWAL_MARK = "latest-image-build"
 RENEWAL_VALUE = "renew-pins"
-#: PutEvents takes at most 10 entries of at most 256 KB each (EventBridge API reference,
-#: PutEvents); a renewal of 500 pins is far smaller than one entry.
-MAX_ENTRIES_PER_CALL = 10
 
 
 class Holder(NamedTuple):
@@ -125,7 +122,10 @@ def registry_bus_arn(build_arn: str) -> str:
 def pin_event_entry(
     action: str, stack_id: str, pins: Iterable[Pin], bus_arn: str
 ) -> dict[str, Any]:
-    """One PutEvents entry reporting ``action`` for ``pins`` of one stack to ``bus_arn``."""
+    """One PutEvents entry reporting ``action`` for ``pins`` of one stack to ``bus_arn``.
+
+    An entry holds at most 256 KB (EventBridge API reference, PutEvents): a renewal of a
+    stack's 500 pins is far smaller."""
     if action not in ACTIONS:
         raise ValueError(f"unknown pin action {action!r}")
     detail = {
