@@ -92,6 +92,8 @@ THROTTLE_CODES = frozenset(
         "TooManyRequestsException",
         "CallRateLimitExceededException",
         "RequestLimitExceeded",
+        # DynamoDB (the pin registry), HTTP 400: botocore's _retry.json, "throughput_exceeded"
+        "ProvisionedThroughputExceededException",
     }
 )
 RETRYABLE_CODES = THROTTLE_CODES | frozenset(

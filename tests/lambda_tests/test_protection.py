@@ -618,3 +618,32 @@ def test_a_registry_that_keeps_this_account_out_fails_the_deploy_naming_both_sid
         )
     assert "grant events:PutEvents to the lookup function's role" in str(failure.value)
     assert "does not let this account in (ImageFactory organization_id)" in str(failure.value)
+
+
+def test_a_throttled_table_is_retried_and_the_acquire_completes(
+    aws: FakeImageBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB throttles with ProvisionedThroughputExceededException, HTTP 400 (API
+    reference, Common errors; botocore's _retry.json "throughput_exceeded"). moto never
+    throttles, so its DynamoDB backend (in this process, behind its server) is made to
+    answer so twice, in DynamoDB's own error shape."""
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+
+    _, arn, _ = golden_build(aws)
+    backend = moto_services.MotoServices.backend("dynamodb", ACCOUNT, REGION)
+    update_item = backend.update_item
+    throttles = iter(range(2))
+
+    def throttled(*args: Any, **kwargs: Any) -> Any:
+        if next(throttles, None) is not None:
+            raise DynamodbException(
+                ERROR_TYPE_PREFIX + "ProvisionedThroughputExceededException",
+                "The level of configured provisioned throughput for the table was exceeded.",
+            )
+        return update_item(*args, **kwargs)
+
+    monkeypatch.setattr(backend, "update_item", throttled)
+    keeper = registry()
+    assert keeper.acquire(A.pin(arn)) == "acquired"
+    assert [item["Holder"]["S"] for item in holders_in_table()] == [A.key]
+    assert keeper.calls >= 3 + 2  # the two throttled UpdateItems were sent again
