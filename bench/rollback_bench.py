@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from image_lookup.contract import HANDLER_TIMEOUT_SECONDS
+
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "golden"
 REGION = "us-east-1"
@@ -41,8 +43,8 @@ B2 = f"arn:aws:imagebuilder:{REGION}:{ACCOUNT}:image/{IMAGE}/1.0.0/2"
 GOOD_SYNTH = "1733000000000000000"
 FAILED_SYNTH = "1733000600000000000"
 WORKERS = 4
-#: A lookup's Lambda timeout (the construct's HANDLER_TIMEOUT).
-TIMEOUT_SECONDS = 120.0
+#: A lookup's Lambda timeout (the construct's HANDLER_TIMEOUT): a rollback may use all of it.
+TIMEOUT_SECONDS = float(HANDLER_TIMEOUT_SECONDS)
 LOOKUPS_ENV = "LATEST_IMAGE_BUILD_LOOKUPS"
 
 

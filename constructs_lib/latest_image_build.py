@@ -30,7 +30,14 @@ from constructs_lib.lookup_provider import LookupProvider
 from constructs_lib.newer_build import DAILY, watch_newer_builds
 from constructs_lib.rollout_checks import watch_rollouts
 from image_lookup import contract
-from image_lookup.contract import DEFAULT_SELECTOR, RESOURCE_TYPE, Attribute, ImageOwner, ImageType
+from image_lookup.contract import (
+    DEFAULT_SELECTOR,
+    HANDLER_TIMEOUT_SECONDS,
+    RESOURCE_TYPE,
+    Attribute,
+    ImageOwner,
+    ImageType,
+)
 
 if TYPE_CHECKING:
     from aws_cdk import aws_imagebuilder_alpha
@@ -43,8 +50,9 @@ ALPHA_EXTRA_HINT = (
     "pip install aws-cdk.aws-imagebuilder-alpha (the same version as aws-cdk-lib, with an 'a0' "
     "suffix), or install latest-image-build with its [alpha] extra"
 )
-#: CloudFormation gives up on the custom resource after this long (its default is 1 hour).
-SERVICE_TIMEOUT = Duration.minutes(5)
+#: CloudFormation gives up on the custom resource after this long (its default is 1 hour):
+#: the handler's timeout, and two minutes for the Provider framework's function around it.
+SERVICE_TIMEOUT = Duration.seconds(HANDLER_TIMEOUT_SECONDS + 120)
 
 
 class LatestImageBuild(Construct):

@@ -28,13 +28,13 @@ from constructs import Construct
 from constructs_lib._compliance import IAM5, acknowledge_role_finding, make_provider_compliant
 from constructs_lib._image_reads import ImageReadGrants
 from constructs_lib.handler_asset import ASSET_STAGING_DISABLED_CONTEXT, staged_lookup_asset
-from image_lookup.contract import LIST_IMAGES, ROLLBACK_READS
+from image_lookup.contract import HANDLER_TIMEOUT_SECONDS, LIST_IMAGES, ROLLBACK_READS
 from image_lookup.pacing import LOOKUPS_ENV, SPREAD_MIN_LOOKUPS
 from image_lookup.pins import REGISTRY_NAME, RENEWAL_MARK, RENEWAL_VALUE
 from image_lookup.protection import AMI_READ_ACTION
 
 PROVIDER_ID = "LatestImageBuildProvider"
-HANDLER_TIMEOUT = Duration.minutes(2)
+HANDLER_TIMEOUT = Duration.seconds(HANDLER_TIMEOUT_SECONDS)
 #: How often a stack renews its protected pins (well inside ``ImageFactory``'s lease).
 RENEWAL_INTERVAL = Duration.days(1)
 LIST_STACK_RESOURCES = "cloudformation:ListStackResources"

@@ -31,7 +31,7 @@ from image_lookup.errors import (
 )
 from image_lookup.imagebuilder_api import ImageBuilderGateway
 from image_lookup.properties import validate_region
-from image_lookup.retry import DEFAULT_RETRY_POLICY, Retrier, RetryPolicy
+from image_lookup.retry import DEFAULT_RETRY_POLICY, WITHIN_TIME, Retrier, RetryPolicy
 from latest_image_build_cli.cli_errors import CommandError
 
 NO_CREDENTIALS = (
@@ -237,7 +237,5 @@ def lookup_failure(error: ImageLookupError, timeout: float) -> str:
         return sdk
     reason = error.reason
     if isinstance(error, DeadlineExceededError):
-        reason = reason.replace(
-            "to leave time before the function's timeout", f"within --timeout {timeout:g} s"
-        )
+        reason = reason.replace(WITHIN_TIME, f"within --timeout {timeout:g} s")
     return reason.replace("the lookup function's role", "the identity running this command")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from image_lookup.contract import HANDLER_TIMEOUT_SECONDS
 from local_endpoints.imagebuilder import FakeImageBuilder
 from tests.support.events import load_event
 from tests.support.lambda_context import FakeLambdaContext
@@ -53,7 +54,10 @@ def invoke() -> Callable[..., dict[str, Any]]:
     from image_lookup.handler import on_event
 
     def call(
-        name: str = "create", *, remaining_seconds: float = 120.0, **properties: Any
+        name: str = "create",
+        *,
+        remaining_seconds: float = HANDLER_TIMEOUT_SECONDS,
+        **properties: Any,
     ) -> dict[str, Any]:
         return on_event(load_event(name, **properties), FakeLambdaContext(remaining_seconds))
 

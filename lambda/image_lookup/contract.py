@@ -206,6 +206,15 @@ LIST_IMAGE_BUILD_VERSIONS = "imagebuilder:ListImageBuildVersions"
 #: What an Update reads of its own stack to tell a rollback (see ``rollback``).
 ROLLBACK_READS = ("cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents")
 
+#: The handler function's timeout. Only a rollback may use all of it: a stack of many
+#: lookups rolls them back at once, and each pages the stack's events under
+#: CloudFormation's rate limit (``rollback``). Under the Provider framework's own 15
+#: minutes, which it waits for the handler's answer.
+HANDLER_TIMEOUT_SECONDS = 600
+#: The time any other request may work: a lookup that cannot be answered fails its
+#: deploy in about two minutes.
+ORDINARY_WORK_SECONDS = 110.0
+
 
 def lists_builds(owner: str | None, *, include_deprecated: bool, gated: bool = False) -> bool:
     """Whether a lookup reads every build of a version (ListImageBuildVersions).

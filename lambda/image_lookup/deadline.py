@@ -34,3 +34,20 @@ class Deadline:
         if self._remaining_ms is not None:
             return self._remaining_ms() / 1000.0 - self._reserve_seconds
         return self._ends_at - self._clock()
+
+    def within(self, seconds: float) -> Deadline:
+        """This deadline, or ``seconds`` from now if that comes sooner."""
+        ends_at = self._clock() + seconds
+        return Deadline(
+            lambda: int(min(self.seconds_left(), ends_at - self._clock()) * 1000),
+            reserve_seconds=0.0,
+            clock=self._clock,
+        )
+
+    def sooner_by(self, seconds: float) -> Deadline:
+        """This deadline, ending ``seconds`` sooner."""
+        return Deadline(
+            lambda: int((self.seconds_left() - seconds) * 1000),
+            reserve_seconds=0.0,
+            clock=self._clock,
+        )

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from image_lookup import pin_reports
-from image_lookup.contract import Attribute
+from image_lookup.contract import ORDINARY_WORK_SECONDS, Attribute
 from image_lookup.deadline import Deadline
 from image_lookup.errors import ImageLookupError, InvalidInputError, show_value
 from image_lookup.lookup_runner import lookup_image
@@ -32,7 +32,9 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Handle one CloudFormation lifecycle event for ``Custom::LatestImageBuild``."""
     request_type = event.get("RequestType") if isinstance(event, Mapping) else None
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
-    deadline = Deadline(remaining_ms if callable(remaining_ms) else None)
+    function_time = Deadline(remaining_ms if callable(remaining_ms) else None)
+    # only a rollback, which must never fail, may take the function's whole timeout
+    deadline = function_time.within(ORDINARY_WORK_SECONDS)
     if isinstance(event, Mapping) and event.get(RENEWAL_MARK) == RENEWAL_VALUE:
         return pin_reports.renew(event, deadline)
     if request_type == "Delete":
@@ -43,14 +45,18 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     if request_type == "Update":
         # before the properties are checked: a rollback never fails because of them
         restored = rollback_answer(
-            event, deadline, deploy_region=deploy_region, account_id=account_id
+            event,
+            deadline,
+            rollback_deadline=function_time,
+            deploy_region=deploy_region,
+            account_id=account_id,
         )
         if restored is not None:
             holder = _holder(event, "ResourceProperties")
             if holder is not None:
                 # the registry still holds it until cleanup; reporting is best effort here
                 pin = holder.pin(str(restored["PhysicalResourceId"]))
-                pin_reports.acquire(pin, deadline, best_effort=True)
+                pin_reports.acquire(pin, function_time, best_effort=True)
             return restored
     return _resolve(event, str(request_type), deadline, deploy_region, account_id)
 

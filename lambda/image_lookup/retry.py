@@ -35,6 +35,9 @@ from image_lookup.deadline import Deadline
 from image_lookup.errors import AccessDeniedError, DeadlineExceededError, ServiceError, one_line
 from image_lookup.pacing import lookups_in_stack, spread_seconds
 
+#: How a reason says the deadline came: a lookup has about two minutes, a rollback the
+#: function's whole timeout (``contract``); the CLI puts its ``--timeout`` in its place.
+WITHIN_TIME = "within the time the request has"
 #: After a throttle during the spread, the retry lands at random in this share of it,
 #: right after it: the stack's retries then meet little else at the rate limit.
 RETRY_WINDOW_SHARE = 0.25
@@ -170,7 +173,7 @@ class Retrier:
             if room < 0 or (attempts and room <= 0):
                 raise DeadlineExceededError(
                     f"gave up on {operation} in region {self._region} after {attempts} attempts "
-                    f"to leave time before the function's timeout; last failure: {last_failure}"
+                    f"{WITHIN_TIME}; last failure: {last_failure}"
                 )
             if delay > 0:
                 self._sleep(min(delay, room))

@@ -11,27 +11,35 @@ fresh lookup would keep B2, or fail and leave the stack in UPDATE_ROLLBACK_FAILE
 Instead the handler reads what CloudFormation itself records: the stack's status tells
 a rollback (DescribeStacks), and the stack's events (DescribeStackEvents, newest first,
 100 a page) tell the physical id, the build ARN, that the resource had when the failed
-update began (B1). Both reads retry throttling with backoff until the time kept for the
-answer, the first call spread as a large stack's lookups spread theirs (``pacing``), and
-the events are paged as far back as the lookup's last completed change is. Nothing here
-ever raises: a rollback must not fail because of the lookup.
+update began (B1). Both reads retry throttling with backoff, the first call spread as a
+large stack's lookups spread theirs (``pacing``), and the events are paged as far back
+as the lookup's last completed change is. Nothing here ever raises: a rollback must not
+fail because of the lookup.
 
-When the status cannot be read, the Update itself decides (``rollback_marks``):
+A rollback has the function's whole timeout (``contract.HANDLER_TIMEOUT_SECONDS``), not
+the two minutes of any other request: CloudFormation rolls a stack's lookups back at
+once, and each pages the events under the account's CloudFormation rate limit, so a
+stack's rollback costs about lookups x pages calls (quadratic in the stack's size).
+
+The Update itself may say it is a rollback (``rollback_marks``):
 
 * ``RefreshToken`` went back. The construct writes the synth time (``time.time_ns()``)
   by default, so an ordinary deploy always carries a larger token than the one it
   replaces, and only a rollback (or a deploy of an older cloud assembly) a smaller one.
 * Its properties are ones today's code refuses. In a rollback they are the last good
   template's, which an older handler accepted; resolving would fail the rollback. (An
-  ordinary Update with a bad property is then kept too while the status is unreadable;
+  ordinary Update with a bad property is then kept too while the events are unreadable;
   the next deploy reports the property. Failing a rollback costs a manual
   ContinueUpdateRollback; keeping a pin one deploy longer costs nothing.)
 
-The physical id is no mark: it is the build the previous request answered in both
-cases. With a mark the resource keeps that physical id; never resolves afresh. With
-none the Update resolves as an ordinary one. When the Update says it is ordinary
-(``RefreshToken`` grew), the status is only confirmed, with a short budget, so that
-a large stack's ordinary deploy does not spend its time on CloudFormation's rate limit.
+With a mark the status is not read: the events tell both whether a rollback runs (the
+newest stack-level event) and B1, and when they cannot be read in time the resource
+keeps the physical id it has; it never resolves afresh. The physical id is no mark: it
+is the build the previous request answered in both cases. With no mark the status
+decides; when it cannot be read, the Update resolves as an ordinary one. When the
+Update says it is ordinary (``RefreshToken`` grew), the status is only confirmed, with
+a short budget, so that a large stack's ordinary deploy does not spend its time on
+CloudFormation's rate limit.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ import logging
 import random
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from image_lookup.cloudformation_api import CloudFormationGateway, StackEvent
 from image_lookup.contract import REFRESH_TOKEN, REGION, Attribute
@@ -74,16 +82,43 @@ CONFIRM_SECONDS = 3.0
 REREAD_POLICY = RetryPolicy(connect_timeout=2.0, read_timeout=5.0)
 
 
+class EventsReading(NamedTuple):
+    """What the stack's events tell a rolled-back lookup."""
+
+    #: The build the lookup had when the failed update began (B1), or None.
+    previous: str | None
+    #: The events show an ordinary update running, not a rollback (read only when asked).
+    ordinary_update: bool = False
+
+
 def pin_before_failed_update(
     events: Iterable[StackEvent], stack_id: str, logical_id: str, current: str = ""
 ) -> str | None:
     """The physical id ``logical_id`` had when the stack's latest update began, or None.
 
-    ``events`` are newest first. Stack-level events name the stack's own ARN as their
-    physical id (a nested stack's resource events do not). The update that failed began
-    at the newest stack-level UPDATE_IN_PROGRESS; its rollback, at the stack-level
-    UPDATE_ROLLBACK_IN_PROGRESS events after it (one more for each ContinueUpdateRollback,
-    after an UPDATE_ROLLBACK_FAILED).
+    ``events`` are newest first; see ``read_events``.
+    """
+    return read_events(events, stack_id, logical_id, current).previous
+
+
+def read_events(
+    events: Iterable[StackEvent],
+    stack_id: str,
+    logical_id: str,
+    current: str = "",
+    *,
+    status_known: bool = True,
+) -> EventsReading:
+    """B1 from the stack's events (newest first); with ``status_known`` False, also
+    whether the stack is rolling back at all.
+
+    Stack-level events name the stack's own ARN as their physical id (a nested stack's
+    resource events do not). The update that failed began at the newest stack-level
+    UPDATE_IN_PROGRESS; its rollback, at the stack-level UPDATE_ROLLBACK_IN_PROGRESS
+    events after it (one more for each ContinueUpdateRollback, after an
+    UPDATE_ROLLBACK_FAILED). CloudFormation writes that event before it sends the
+    rollback's Updates, so when the newest stack-level event is an UPDATE_IN_PROGRESS
+    the stack runs an ordinary update; with ``status_known`` False reading stops there.
 
     The resource's UPDATE_IN_PROGRESS in the failed update can only name the physical id
     it had then, or none: CloudFormation writes it before it sends the Update, before the
@@ -101,7 +136,7 @@ def pin_before_failed_update(
         stack_level = event.resource_type == _STACK_TYPE and event.physical_id == stack_id
         if update_began:
             if event.logical_id == logical_id and event.status in _SETTLED and event.physical_id:
-                return event.physical_id
+                return EventsReading(event.physical_id)
             continue
         if stack_level:
             if event.status == "UPDATE_ROLLBACK_IN_PROGRESS":
@@ -109,8 +144,10 @@ def pin_before_failed_update(
             elif event.status == "UPDATE_ROLLBACK_FAILED":
                 rollback_retried = True
             elif event.status == "UPDATE_IN_PROGRESS":
+                if not (rollback_seen or status_known):
+                    return EventsReading(None, ordinary_update=True)
                 if in_update:
-                    return in_update
+                    return EventsReading(in_update)
                 update_began = True
         elif (
             rollback_seen
@@ -119,9 +156,9 @@ def pin_before_failed_update(
             and event.physical_id
         ):
             if current and event.physical_id != current and not rollback_retried:
-                return event.physical_id
+                return EventsReading(event.physical_id)
             in_update = event.physical_id
-    return None
+    return EventsReading(None)
 
 
 def rollback_marks(event: Mapping[str, Any]) -> tuple[str, ...]:
@@ -154,6 +191,7 @@ def rollback_answer(
     event: Mapping[str, Any],
     deadline: Deadline,
     *,
+    rollback_deadline: Deadline | None = None,
     deploy_region: str | None,
     account_id: str | None,
 ) -> dict[str, Any] | None:
@@ -165,6 +203,10 @@ def rollback_answer(
     and the log line says so. When the previous build cannot be told at all (or the
     status cannot be read and the Update carries a mark of a rollback), the resource
     keeps the physical id it already has.
+
+    ``deadline`` bounds what an ordinary Update spends finding out that it is one;
+    a rollback reads and answers within ``rollback_deadline`` (the function's whole
+    timeout; default ``deadline``).
     """
     started = time.monotonic()
     stack_id = str(event.get("StackId") or "")
@@ -175,6 +217,7 @@ def rollback_answer(
         "request_type": "Update",
         "logical_id": logical_id,
     }
+    rollback_time = rollback_deadline or deadline
     policy = stack_retry_policy()._replace(
         connect_timeout=REREAD_POLICY.connect_timeout, read_timeout=REREAD_POLICY.read_timeout
     )
@@ -182,41 +225,52 @@ def rollback_answer(
     # others: its reads end as much before the others' as its first call came. Ending at
     # one moment, the stack's re-reads would all meet at Image Builder's rate limit.
     place = _FirstDraw(random.random())
-    reads = _less(deadline, ATTRIBUTES_SECONDS + (1.0 - place.first) * policy.spread_seconds)
+    held_back = ATTRIBUTES_SECONDS + (1.0 - place.first) * policy.spread_seconds
+    rollback_reads = rollback_time.sooner_by(held_back)
     readers: list[CloudFormationGateway] = []
     ordinary = says_ordinary(event)
-    try:
+    marks = () if ordinary else rollback_marks(event)
+    if marks:
+        # The Update says rollback: its events alone tell whether one runs, and B1.
+        # The status read is skipped, one call of the few each of a stack's lookups
+        # makes under CloudFormation's rate limit.
+        record["rollback_marks"] = list(marks)
+        readers.append(
+            CloudFormationGateway.for_stack(deploy_region, rollback_reads, policy, jitter=place)
+        )
+        status = "read from events"
+        reading = _read_events(readers[-1], stack_id, logical_id, current, record, status=False)
+        if reading.ordinary_update:  # an older cloud assembly deployed: not a rollback
+            _log(record, started, outcome="ordinary update", stack_status="UPDATE_IN_PROGRESS")
+            return None
+    else:
         if ordinary:
             # only a confirmation, unspread: the lookup that follows spreads its first call
-            policy = policy._replace(spread_seconds=0.0)
-            confirm = _within(reads, CONFIRM_SECONDS + policy.attempt_seconds)
-            readers.append(CloudFormationGateway.for_stack(deploy_region, confirm, policy))
-        else:
-            readers.append(
-                CloudFormationGateway.for_stack(deploy_region, reads, policy, jitter=place)
+            confirm = deadline.sooner_by(held_back).within(CONFIRM_SECONDS + policy.attempt_seconds)
+            reader = CloudFormationGateway.for_stack(
+                deploy_region, confirm, policy._replace(spread_seconds=0.0)
             )
-        status = readers[0].stack_status(stack_id)
-    except Exception as error:
-        marks = () if ordinary else rollback_marks(event)
-        if not marks:
+        else:
+            reader = CloudFormationGateway.for_stack(
+                deploy_region, deadline.sooner_by(held_back), policy, jitter=place
+            )
+        readers.append(reader)
+        try:
+            status = reader.stack_status(stack_id)
+        except Exception as error:
             # Cannot tell, and nothing says rollback: resolve as an ordinary update.
             _log(record, started, outcome="stack status unread", reason=_describe(error))
             return None
-        record.update(status_unread=_describe(error), rollback_marks=list(marks))
-        status, previous = "unknown", None
-    else:
         if status not in ROLLBACK_STATUSES:
             return None
-        if ordinary:  # a rollback after all (an older assembly's deploy failed): read in full
-            readers.append(CloudFormationGateway.for_stack(deploy_region, reads, policy))
-        try:
-            events = readers[-1].events(stack_id)
-            previous = pin_before_failed_update(events, stack_id, logical_id, current)
-            if previous is None:
-                record["events_unread"] = "no completed change of this lookup before the update"
-        except Exception as error:
-            previous = None
-            record["events_unread"] = _describe(error)
+        # a rollback after all: its events get the rollback's time (the first call is made)
+        readers.append(
+            CloudFormationGateway.for_stack(
+                deploy_region, rollback_reads, policy._replace(spread_seconds=0.0)
+            )
+        )
+        reading = _read_events(readers[-1], stack_id, logical_id, current, record, status=True)
+    previous = reading.previous
     pin = previous or current
     record.update(
         stack_status=status,
@@ -226,12 +280,34 @@ def rollback_answer(
         cloudformation_retries=sum(reader.retries for reader in readers),
     )
     data, reread_failure = _attributes_of(
-        pin, deadline, _image_region(event), deploy_region, account_id
+        pin, rollback_time, _image_region(event), deploy_region, account_id
     )
     if reread_failure:
         record["attributes_from_arn_only"] = reread_failure
     _log(record, started, outcome="rolled back" if previous else "kept build")
     return {"PhysicalResourceId": pin, "Data": data}
+
+
+def _read_events(
+    reader: CloudFormationGateway,
+    stack_id: str,
+    logical_id: str,
+    current: str,
+    record: dict[str, Any],
+    *,
+    status: bool,
+) -> EventsReading:
+    """``read_events`` through ``reader``; a failure is recorded, never raised."""
+    try:
+        reading = read_events(
+            reader.events(stack_id), stack_id, logical_id, current, status_known=status
+        )
+    except Exception as error:
+        record["events_unread"] = _describe(error)
+        return EventsReading(None)
+    if reading.previous is None and not reading.ordinary_update:
+        record["events_unread"] = "no completed change of this lookup before the update"
+    return reading
 
 
 class _FirstDraw:
@@ -264,20 +340,6 @@ def _token(properties: object) -> int | None:
     return None
 
 
-def _less(deadline: Deadline, seconds: float) -> Deadline:
-    """``deadline`` ending ``seconds`` sooner."""
-    return Deadline(lambda: int((deadline.seconds_left() - seconds) * 1000), reserve_seconds=0.0)
-
-
-def _within(deadline: Deadline, seconds: float) -> Deadline:
-    """``deadline``, or ``seconds`` from now if that is sooner."""
-    ends_at = time.monotonic() + seconds
-    return Deadline(
-        lambda: int(min(deadline.seconds_left(), ends_at - time.monotonic()) * 1000),
-        reserve_seconds=0.0,
-    )
-
-
 def _attributes_of(
     build_arn: str,
     deadline: Deadline,
@@ -294,7 +356,7 @@ def _attributes_of(
     policy = REREAD_POLICY
     try:
         gateway = ImageBuilderGateway.for_region(
-            image_region, _less(deadline, AMI_FALLBACK_SECONDS), policy
+            image_region, deadline.sooner_by(AMI_FALLBACK_SECONDS), policy
         )
         build = gateway.get_image(build_arn)
         failure = "" if build is not None and build.arn == build_arn else "build not found"

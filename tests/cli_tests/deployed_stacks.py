@@ -32,7 +32,7 @@ def lookup_resource(stack: str, construct_id: str, **properties: Any) -> dict[st
     """A lookup as the construct synthesizes it (see tests/snapshots), with CDK's path."""
     return {
         "Type": RESOURCE_TYPE,
-        "Properties": {"ServiceToken": SERVICE_TOKEN, "ServiceTimeout": "300", **properties},
+        "Properties": {"ServiceToken": SERVICE_TOKEN, "ServiceTimeout": "720", **properties},
         "UpdateReplacePolicy": "Delete",
         "DeletionPolicy": "Delete",
         "Metadata": {"aws:cdk:path": f"{stack}/{construct_id}/Default"},

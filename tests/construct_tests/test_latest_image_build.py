@@ -112,7 +112,7 @@ def test_properties_are_strings_and_optional_ones_only_when_set() -> None:
         "ImageName": "golden",
         "VersionSelector": "x.x.x",
         "Owner": "Self",
-        "ServiceTimeout": "300",
+        "ServiceTimeout": "720",
     }
     full = by_name["Amazon Linux 2023 x86"]
     assert full["VersionSelector"] == "1.2.x"
@@ -228,7 +228,13 @@ def test_log_retention_and_timeouts(one_lookup: Template) -> None:
         for f in functions.values()
         if f["Properties"]["Handler"] == "image_lookup.handler.on_event"
     )
-    assert handler["Properties"]["Timeout"] == 120
+    # a rollback may take the whole timeout (README, Rollbacks): the Provider framework's
+    # function, which waits for the answer, and CloudFormation must both wait longer
+    assert handler["Properties"]["Timeout"] == 600
+    framework = next(
+        f for f in functions.values() if f["Properties"]["Handler"] == "framework.onEvent"
+    )
+    assert framework["Properties"]["Timeout"] > 600
     assert handler["Properties"]["Runtime"].startswith("python3.")
     handler_id = next(key for key, f in functions.items() if f is handler or f == handler)
     log_groups = one_lookup.find_resources("AWS::Logs::LogGroup")
@@ -245,7 +251,7 @@ def test_log_retention_and_timeouts(one_lookup: Template) -> None:
             assert "LoggingConfig" in function["Properties"]
     lookup = next(iter(one_lookup.find_resources("Custom::LatestImageBuild").values()))
     service_timeout = int(lookup["Properties"]["ServiceTimeout"])
-    assert service_timeout <= 600  # minutes, not CloudFormation's one-hour default
+    assert service_timeout <= 900  # minutes, not CloudFormation's one-hour default
     assert handler["Properties"]["Timeout"] < service_timeout
 
 

@@ -181,7 +181,7 @@ def build_arn(version: str) -> str:
 
 def test_events_carry_what_cloudformation_adds(world: Harness) -> None:
     properties = event(world, "Create", "Golden")["ResourceProperties"]
-    assert properties["ServiceTimeout"] == "300"
+    assert properties["ServiceTimeout"] == "720"
     assert properties["ServiceToken"].startswith("arn:aws:lambda:")
     assert all(isinstance(value, str) for value in properties.values())
 
@@ -216,7 +216,7 @@ def test_create_then_update_to_a_new_build_then_no_change(world: Harness) -> Non
     assert unchanged["Data"] == updated["Data"]
     # what the handler got is what CloudFormation sent, ServiceTimeout included
     sent = world.function.invocations[-1].payload
-    assert sent["ResourceProperties"]["ServiceTimeout"] == "300"
+    assert sent["ResourceProperties"]["ServiceTimeout"] == "720"
 
 
 def test_delete_makes_no_call_and_succeeds(world: Harness) -> None:

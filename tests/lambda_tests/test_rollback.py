@@ -20,7 +20,10 @@ from typing import Any
 
 import pytest
 
+from image_lookup import handler
 from image_lookup.cloudformation_api import StackEvent
+from image_lookup.contract import HANDLER_TIMEOUT_SECONDS
+from image_lookup.errors import DeadlineExceededError
 from image_lookup.handler import on_event
 from image_lookup.rollback import pin_before_failed_update, rollback_marks, says_ordinary
 from local_endpoints.cloudformation import PAGE_SIZE, FakeCloudFormation, FakeStack
@@ -243,7 +246,9 @@ def rolling_back(cloudformation: FakeCloudFormation) -> FakeStack:
     return stack
 
 
-def send(event: dict[str, Any], stack: FakeStack, remaining_seconds: float = 120.0) -> Any:
+def send(
+    event: dict[str, Any], stack: FakeStack, remaining_seconds: float = HANDLER_TIMEOUT_SECONDS
+) -> Any:
     return on_event({**event, "StackId": stack.stack_id}, FakeLambdaContext(remaining_seconds))
 
 
@@ -253,28 +258,38 @@ def last_line(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
     return line
 
 
+@pytest.mark.parametrize(
+    ("tokens", "status_reads"),
+    [((GOOD_SYNTH, FAILED_SYNTH), 0), (("release-7", "release-8"), 1)],
+    ids=["token went back: the events alone tell", "no mark: the status tells"],
+)
 def test_a_rollback_answers_with_the_build_the_stack_had(
-    fake: FakeImageBuilder, cloudformation: FakeCloudFormation, rolling_back: FakeStack
+    fake: FakeImageBuilder,
+    cloudformation: FakeCloudFormation,
+    rolling_back: FakeStack,
+    tokens: tuple[str, str],
+    status_reads: int,
 ) -> None:
-    answer = send(request(), rolling_back)
+    token, old_token = tokens
+    answer = send(request(token=token, old_token=old_token), rolling_back)
     assert answer["PhysicalResourceId"] == B1
     assert answer["Data"]["BuildVersion"] == "1.0.0/1"
     assert answer["Data"]["AmiId"].startswith("ami-")
     assert fake.count("ListImages") == 0  # restored, not resolved
-    assert cloudformation.count("DescribeStacks") == 1
+    assert cloudformation.count("DescribeStacks") == status_reads
     assert cloudformation.count("DescribeStackEvents") == 1
 
 
 @pytest.mark.parametrize(
     "tokens",
-    [(GOOD_SYNTH, FAILED_SYNTH), ("release-7", "release-8")],
-    ids=["default refresh", "refresh_token given"],
+    [("release-7", "release-8"), (None, None)],
+    ids=["refresh_token given", "no token"],
 )
 def test_a_status_read_throttled_twice_still_rolls_back(
     fake: FakeImageBuilder,
     cloudformation: FakeCloudFormation,
     rolling_back: FakeStack,
-    tokens: tuple[str, str],
+    tokens: tuple[str | None, str | None],
 ) -> None:
     """README, Rollbacks: exactly the build the stack had, also when DescribeStacks throttles
     (issue 20 §1)."""
@@ -329,14 +344,14 @@ def test_a_pin_more_than_twenty_pages_back_is_found(
     assert last_line(caplog)["previous_build"] == B1
 
 
-def test_a_status_never_read_keeps_the_build_when_the_request_marks_a_rollback(
+def test_events_never_read_keep_the_build_when_the_request_marks_a_rollback(
     fake: FakeImageBuilder,
     cloudformation: FakeCloudFormation,
     rolling_back: FakeStack,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """README, Rollbacks: a rollback never fails and never resolves afresh, even unread."""
-    cloudformation.fail_next("DescribeStacks", 10_000)
+    cloudformation.fail_next("DescribeStackEvents", 10_000)
     # the reads get what is left once the answer's time is set aside: ~8 s here
     answer = send(request(), rolling_back, remaining_seconds=38)
     # the physical id it has, never a fresh resolution
@@ -344,22 +359,53 @@ def test_a_status_never_read_keeps_the_build_when_the_request_marks_a_rollback(
     assert answer["Data"]["ImageBuildVersionArn"] == B2
     assert answer["Data"]["AmiId"].startswith("ami-")
     assert fake.count("ListImages") == 0
+    assert cloudformation.count("DescribeStacks") == 0
     line = last_line(caplog)
     assert line["outcome"] == "kept build"
-    assert line["status_unread"].startswith("DeadlineExceededError")
+    assert line["events_unread"].startswith("DeadlineExceededError")
     assert line["rollback_marks"] == [f"RefreshToken went back from {FAILED_SYNTH} to {GOOD_SYNTH}"]
 
 
-def test_refused_properties_never_fail_a_rollback_whose_status_is_never_read(
+def test_refused_properties_never_fail_a_rollback_whose_events_are_never_read(
     fake: FakeImageBuilder, cloudformation: FakeCloudFormation, rolling_back: FakeStack
 ) -> None:
-    cloudformation.fail_next("DescribeStacks", 10_000)
+    cloudformation.fail_next("DescribeStackEvents", 10_000)
     # the last good template had properties this version refuses, and no numeric token
     event = request(token="release-7", old_token="release-8", Owner="Amazon")
     event["ResourceProperties"]["IncludeDeprecated"] = "true"
     answer = send(event, rolling_back, remaining_seconds=38)
     assert answer["PhysicalResourceId"] == B2
     assert fake.count("ListImages") == 0
+
+
+def test_a_token_that_went_back_in_an_ordinary_update_resolves_afresh(
+    fake: FakeImageBuilder, cloudformation: FakeCloudFormation, caplog: pytest.LogCaptureFixture
+) -> None:
+    """README, Rollbacks: deploying an older cloud assembly is an ordinary deploy."""
+    stack = created_with_b1(cloudformation)
+    stack.stack_status("UPDATE_IN_PROGRESS")  # the newest stack-level event: no rollback
+    stack.resource("BaseImage", B1, "UPDATE_IN_PROGRESS")
+    answer = send(request(physical_id=B1), stack)
+    assert answer["PhysicalResourceId"] == B2  # the newest build
+    assert last_line(caplog)["outcome"] == "resolved"
+    assert cloudformation.count("DescribeStacks") == 0
+    assert cloudformation.count("DescribeStackEvents") == 1
+
+
+def test_only_a_rollback_may_use_the_functions_whole_timeout(
+    fake: FakeImageBuilder,
+    cloudformation: FakeCloudFormation,
+    rolling_back: FakeStack,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """README, Rollbacks: a rollback reads for as long as the function's timeout allows;
+    any other request gives up within ORDINARY_WORK_SECONDS."""
+    # shrink the ordinary budget below one attempt: only the rollback still has time
+    monkeypatch.setattr(handler, "ORDINARY_WORK_SECONDS", 1.0)
+    assert send(request(), rolling_back)["PhysicalResourceId"] == B1
+    rolling_back.stack_status("UPDATE_IN_PROGRESS")
+    with pytest.raises(DeadlineExceededError, match="gave up on GetImage"):
+        send(request(token=FAILED_SYNTH, old_token=GOOD_SYNTH), rolling_back)
 
 
 def test_a_rollback_never_fails_on_properties_it_would_refuse_today(

@@ -16,7 +16,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from image_lookup.deadline import DEFAULT_RESERVE_SECONDS, Deadline
+from image_lookup.contract import ORDINARY_WORK_SECONDS
+from image_lookup.deadline import Deadline
 from image_lookup.errors import DeadlineExceededError
 from image_lookup.imagebuilder_api import ImageBuilderGateway
 from image_lookup.pacing import (
@@ -37,8 +38,6 @@ from local_endpoints.imagebuilder import ACCOUNT, RATE_LIMIT_CODE, REGION, FakeI
 
 NAME = "golden"
 WILDCARD = f"arn:aws:imagebuilder:{REGION}:{ACCOUNT}:image/{NAME}/x.x.x"
-#: The handler's Lambda timeout (constructs_lib.lookup_provider.HANDLER_TIMEOUT).
-HANDLER_TIMEOUT_SECONDS = 120.0
 
 
 class Clock:
@@ -158,7 +157,7 @@ def test_the_spread_paces_the_stack_below_the_assumed_rate() -> None:
 
 
 def test_the_spread_leaves_room_for_retries_within_the_timeout() -> None:
-    work_seconds = HANDLER_TIMEOUT_SECONDS - DEFAULT_RESERVE_SECONDS
+    work_seconds = ORDINARY_WORK_SECONDS
     after_spread = MAX_SPREAD_SECONDS * (1 + 2 * RETRY_WINDOW_SHARE)
     assert after_spread + DEFAULT_RETRY_POLICY.attempt_seconds < work_seconds
 

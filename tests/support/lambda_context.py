@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from image_lookup.contract import HANDLER_TIMEOUT_SECONDS
 from local_endpoints.imagebuilder import ACCOUNT, REGION
 
 
@@ -13,7 +14,7 @@ class FakeLambdaContext:
     The end-to-end tests use awslambdaric's real ``LambdaContext`` instead.
     """
 
-    def __init__(self, remaining_seconds: float = 120.0) -> None:
+    def __init__(self, remaining_seconds: float = HANDLER_TIMEOUT_SECONDS) -> None:
         self._ends_at_ms = remaining_seconds * 1000
         self._started: float | None = None
         self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:lookup"
