@@ -12,8 +12,9 @@ at once, as CloudFormation sends them, each to its own handler invocation (threa
 construct sets it. Image Builder (GetImage of B1) is limited to TPS calls a second,
 CloudFormation to CLOUDFORMATION_TPS (default TPS); neither publishes its read rate.
 
-Events CloudFormation writes while the rollback runs (each lookup's UPDATE_COMPLETE) are
-not added: the last lookups would read up to LOOKUPS / 100 more pages in a real account.
+While the rollback runs, CloudFormation writes each lookup's UPDATE_COMPLETE as it answers
+(the workers report each answer; the endpoint's process appends the event), so the lookups
+that answer last page through the others' completions too, as in a real account.
 
 A lookup is "restored" when it answers B1, "kept" when it answers the B2 it had (the
 documented fallback when the previous build cannot be read in time), "failed" when it
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +90,14 @@ def serve(lookups: int, tps: float, cloudformation_tps: float) -> None:
         ),
         flush=True,
     )
-    sys.stdin.read()
+    for line in sys.stdin:  # "LogicalId PhysicalId": a lookup answered
+        logical_id, _, physical_id = line.strip().partition(" ")
+        if physical_id:
+            stack.resource(logical_id, physical_id, "UPDATE_COMPLETE")
     imagebuilder.stop()
     cloudformation.stop()
     counts = {
+        "events_at_end": len(stack.events),
         "cloudformation_calls": cloudformation.count(),
         "cloudformation_throttled": cloudformation.throttled,
         "cloudformation_by_action": dict(cloudformation.calls),
@@ -153,6 +159,7 @@ def worker(stack_id: str, first: int, count: int) -> None:
     lookup_logger.addHandler(Lines())
     lookup_logger.propagate = False
     results: list[dict[str, Any]] = []
+    print_lock = threading.Lock()
 
     def invoke(index: int, started: float) -> None:
         logical_id = f"Lookup{index}"
@@ -166,6 +173,9 @@ def worker(stack_id: str, first: int, count: int) -> None:
             outcome.update(outcome="failed", error=str(error)[:200])
         outcome["seconds"] = time.time() - started
         results.append(outcome)
+        if "ami" in outcome:
+            with print_lock:  # CloudFormation records the answer
+                print(f"{logical_id} {pin}", flush=True)
 
     print("ready", flush=True)
     started = float(sys.stdin.readline())
@@ -185,6 +195,20 @@ def worker(stack_id: str, first: int, count: int) -> None:
             "events unread" if "events_unread" in line else ""
         )  # fmt: skip
     print(json.dumps(results), flush=True)
+
+
+def _relay_answers(
+    worker: subprocess.Popen[str], server: subprocess.Popen[str], lock: threading.Lock
+) -> list[dict[str, Any]]:
+    """Pass the worker's answers on to the endpoint as they come; return its outcomes."""
+    assert worker.stdout is not None and server.stdin is not None
+    for line in worker.stdout:
+        if line.startswith("["):
+            return list(json.loads(line))
+        with lock:
+            server.stdin.write(line)
+            server.stdin.flush()
+    raise RuntimeError("a bench worker ended without its outcomes")
 
 
 def _spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -239,10 +263,14 @@ def run(lookups: int = 200, tps: float = 5.0, cloudformation_tps: float = 5.0) -
             assert process.stdin is not None
             process.stdin.write(f"{started}\n")
             process.stdin.flush()
-        outcomes: list[dict[str, Any]] = []
+        relay_lock = threading.Lock()
+        with ThreadPoolExecutor(len(workers)) as pool:
+            relays = [
+                pool.submit(_relay_answers, process, server, relay_lock) for process in workers
+            ]
+            outcomes = [o for relay in relays for o in relay.result(timeout=TIMEOUT_SECONDS + 60)]
         for process in workers:
-            stdout, _ = process.communicate(timeout=TIMEOUT_SECONDS + 60)
-            outcomes.extend(json.loads(stdout))
+            process.wait(timeout=30)
     finally:
         for process in workers:
             if process.poll() is None:
@@ -277,8 +305,8 @@ def markdown(runs: list[dict[str, Any]]) -> list[str]:
     lines = [
         "",
         f"## 9. Rollback of a stack of {first['lookups']} lookups at once "
-        f"({first['events']:,} stack events), Image Builder limited to {first['tps']:g} "
-        "calls a second",
+        f"({first['events']:,} stack events, {first['events_at_end']:,} at the end), "
+        f"Image Builder limited to {first['tps']:g} calls a second",
         "",
         "| CloudFormation calls a second | restored to B1 | kept B2 (status, events unread) | "
         "failed | answers with AMI | CloudFormation calls (throttled) | "

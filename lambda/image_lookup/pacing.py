@@ -20,7 +20,7 @@ SPREAD_MIN_LOOKUPS = 10
 ASSUMED_CALLS_PER_SECOND = 5.0
 #: Aim at 5/6 of that rate: calls at random moments collide too often at the full rate.
 HEADROOM = 1.2
-#: Leaves two throttle retries room before the 2-minute timeout (and its 10 s reserve).
+#: Leaves two throttle retries room within a lookup's time (``contract.ORDINARY_WORK_SECONDS``).
 MAX_SPREAD_SECONDS = 60.0
 
 

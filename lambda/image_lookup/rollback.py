@@ -238,7 +238,7 @@ def rollback_answer(
         readers.append(
             CloudFormationGateway.for_stack(deploy_region, rollback_reads, policy, jitter=place)
         )
-        status = "read from events"
+        status = "not read (the request marks a rollback)"
         reading = _read_events(readers[-1], stack_id, logical_id, current, record, status=False)
         if reading.ordinary_update:  # an older cloud assembly deployed: not a rollback
             _log(record, started, outcome="ordinary update", stack_status="UPDATE_IN_PROGRESS")
