@@ -336,6 +336,7 @@ def deploy_update_and_roll_back(
     logical_id = next(k for k in world.stack.of_type("Custom::LatestImageBuild") if "Golden" in k)
     image = world.imagebuilder.add(NAME, "1.2.0")
     history.stack_status("CREATE_IN_PROGRESS")
+    history.resource(logical_id, "", "CREATE_IN_PROGRESS")
     create = event(world, "Create", "Golden")
     created = deliver(world, create)
     history.resource(logical_id, created["PhysicalResourceId"], "CREATE_COMPLETE")
@@ -344,7 +345,10 @@ def deploy_update_and_roll_back(
 
     image.builds.append(FakeBuild(2))
     history.stack_status("UPDATE_IN_PROGRESS")
-    second_properties = dict(first_properties, RefreshToken="a later deploy")
+    # the next deploy's synth writes a later RefreshToken (the synth time, by default)
+    later_token = str(int(first_properties["RefreshToken"]) + 60 * 10**9)
+    second_properties = dict(first_properties, RefreshToken=later_token)
+    history.resource(logical_id, created["PhysicalResourceId"], "UPDATE_IN_PROGRESS")
     updated = deliver(
         world,
         update_event(world, created["PhysicalResourceId"], second_properties, first_properties),
@@ -354,6 +358,7 @@ def deploy_update_and_roll_back(
     if before_rollback is not None:
         before_rollback(image)
     history.stack_status("UPDATE_ROLLBACK_IN_PROGRESS")
+    history.resource(logical_id, updated["PhysicalResourceId"], "UPDATE_IN_PROGRESS")
     # the last good template's properties, and the failed attempt's as the old ones
     rolled_back = deliver(
         world,
