@@ -20,6 +20,8 @@ from image_lookup.retry import DEFAULT_RETRY_POLICY, Retrier, RetryPolicy
 
 #: What EventBridge answers for a bus that does not exist (API reference, PutEvents errors).
 BUS_MISSING_CODE = "ResourceNotFoundException"
+#: The entry errors PutEvents calls retryable (API reference, PutEventsResultEntry).
+RETRYABLE_ENTRY_CODES = frozenset({"ThrottlingException", "InternalFailure"})
 
 
 class RegistryGateway:
@@ -49,42 +51,49 @@ class RegistryGateway:
         """PutEvents the entries (at most 10); raise ServiceError naming the bus on failure.
 
         PutEvents answers 200 even when an entry fails: the entry then carries
-        ``ErrorCode`` / ``ErrorMessage`` and ``FailedEntryCount`` counts it (API
-        reference, PutEvents); a failed entry is sent again, under the same deadline.
+        ``ErrorCode`` / ``ErrorMessage`` (API reference, PutEvents and
+        PutEventsResultEntry). Entries that failed with a retryable code are sent
+        again, with backoff, under the same deadline; any other code fails at once.
         """
         pending = [dict(entry) for entry in entries]
-        while pending:
-            bus = str(pending[0].get("EventBusName", ""))
-            try:
-                answer = self._put(pending)
-            except ClientError as error:
-                raise ServiceError(no_registry_reason(bus)) from error
-            except AccessDeniedError as error:
-                # a bus of another account answers AccessDenied when its policy keeps us out
-                raise AccessDeniedError(
-                    f"{error.reason}; or the pin registry's bus {bus} does not let this "
-                    "account in (ImageFactory organization_id)"
-                ) from error
+        bus = str(pending[0].get("EventBusName", "")) if pending else ""
+        refused: list[Mapping[str, Any]] = []
+
+        def entry_failure(answer: Mapping[str, Any]) -> str | None:
+            nonlocal pending
             results = answer.get("Entries") or []
             failed = [
                 (entry, result)
                 for entry, result in zip(pending, results, strict=False)
                 if result.get("ErrorCode") or not result.get("EventId")
             ]
-            if not failed:
-                return
-            if self._retrier.calls >= len(entries) + 5:
-                entry, result = failed[0]
-                raise ServiceError(
-                    f"the pin registry {entry.get('EventBusName')} refused the report: "
-                    f"{result.get('ErrorCode')}: {result.get('ErrorMessage')}"
-                )
+            codes = [result.get("ErrorCode") for _, result in failed]
+            refused[:] = [r for _, r in failed if r.get("ErrorCode") not in RETRYABLE_ENTRY_CODES]
+            if refused or not failed:
+                return None
             pending = [entry for entry, _ in failed]
+            return str(codes[0])
 
-    def _put(self, entries: list[dict[str, Any]]) -> Mapping[str, Any]:
-        return self._retrier.call(
-            "PutEvents", lambda: self._client.put_events(Entries=entries), (BUS_MISSING_CODE,)
-        )
+        try:
+            self._retrier.call(
+                "PutEvents",
+                lambda: self._client.put_events(Entries=pending),
+                (BUS_MISSING_CODE,),
+                answer_failure=entry_failure,
+            )
+        except ClientError as error:
+            raise ServiceError(no_registry_reason(bus)) from error
+        except AccessDeniedError as error:
+            # a bus of another account answers AccessDenied when its policy keeps us out
+            raise AccessDeniedError(
+                f"{error.reason}; or the pin registry's bus {bus} does not let this "
+                "account in (ImageFactory organization_id)"
+            ) from error
+        if refused:
+            raise ServiceError(
+                f"the pin registry {bus} refused the report: "
+                f"{refused[0].get('ErrorCode') or 'no EventId'}: {refused[0].get('ErrorMessage')}"
+            )
 
 
 def no_registry_reason(bus_arn: str) -> str:

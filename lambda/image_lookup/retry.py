@@ -155,12 +155,15 @@ class Retrier:
         operation: str,
         send: Callable[[], Mapping[str, Any]],
         passthrough_codes: tuple[str, ...] = (),
+        answer_failure: Callable[[Mapping[str, Any]], str | None] | None = None,
     ) -> Mapping[str, Any]:
         """``send()`` until it answers, a failure is final, or the deadline is near.
 
         A ClientError whose code is in ``passthrough_codes`` is re-raised untouched
-        for the caller to interpret (e.g. not-found). A wait that would not leave time
-        for one more attempt is cut short to leave just that.
+        for the caller to interpret (e.g. not-found). ``answer_failure`` names the
+        retryable error code a successful answer carries inside (an entry of a batch
+        call), or None: such an answer is retried like that error. A wait that would
+        not leave time for one more attempt is cut short to leave just that.
         """
         attempts = 0
         connection_failures = 0
@@ -183,7 +186,15 @@ class Retrier:
             attempts += 1
             self.calls += 1
             try:
-                return send()
+                answer = send()
+                code = answer_failure(answer) if answer_failure else None
+                if code is None:
+                    return answer
+                last_failure = f"{code} (in the answer)"
+                if code in THROTTLE_CODES:
+                    elapsed = self._clock() - self._started
+                    delay = self.policy.throttle_backoff(attempts, self._jitter(), elapsed)
+                    continue
             except ClientError as error:
                 code = error_code(error)
                 status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
