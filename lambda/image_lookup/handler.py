@@ -58,6 +58,9 @@ def on_event(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
                 pin = holder.pin(str(restored["PhysicalResourceId"]))
                 pin_reports.acquire(pin, function_time, best_effort=True)
             return restored
+        # not a rollback: the lookup has an ordinary request's time from here on (telling
+        # may have paged the events, with a rollback's time)
+        deadline = function_time.within(ORDINARY_WORK_SECONDS)
     return _resolve(event, str(request_type), deadline, deploy_region, account_id)
 
 

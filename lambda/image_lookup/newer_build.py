@@ -135,10 +135,11 @@ def evaluate(event: Mapping[str, Any], context: Any) -> dict[str, str]:
         result.update(trigger=watch.trigger.build_arn, trigger_account=watch.trigger.account)
         if watch.ignores(account):
             return _finish(result, Outcome.IGNORED)
+    deadline = Deadline(remaining_ms if callable(remaining_ms) else None)
     try:
         data = lookup_image(
             watch.request,
-            Deadline(remaining_ms if callable(remaining_ms) else None),
+            deadline,
             deploy_region=region,
             account_id=account,
             log_context={"evaluation": "newer build", "construct_path": watch.construct_path},
@@ -164,7 +165,12 @@ def evaluate(event: Mapping[str, Any], context: Any) -> dict[str, str]:
         DetailKey.DATE_CREATED: data[Attribute.DATE_CREATED],
     }
     event_id = put_event(
-        source=SOURCE, detail_type=DETAIL_TYPE, detail=detail, resources=[winner_arn], region=region
+        source=SOURCE,
+        detail_type=DETAIL_TYPE,
+        detail=detail,
+        resources=[winner_arn],
+        region=region,
+        deadline=deadline,
     )
     return _finish(result, Outcome.NEWER, event_id=event_id)
 

@@ -16,7 +16,15 @@ from typing import Any
 
 from image_lookup.cloudformation_api import CloudFormationGateway
 from image_lookup.deadline import Deadline
-from image_lookup.errors import ImageLookupError, InvalidInputError, one_line, show_value
+from image_lookup.errors import (
+    AccessDeniedError,
+    ImageLookupError,
+    InvalidInputError,
+    ServiceError,
+    one_line,
+    show_value,
+)
+from image_lookup.events_api import BusMissingError, EntryRefusedError, EventsGateway
 from image_lookup.pins import (
     ACQUIRE,
     RELEASE,
@@ -25,7 +33,6 @@ from image_lookup.pins import (
     Pin,
     pin_event_entry,
 )
-from image_lookup.registry_api import RegistryGateway
 from image_lookup.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 
 LOGGER = logging.getLogger("image_lookup")
@@ -68,12 +75,12 @@ def _report(
         "stack": pin.holder.stack_name,
         "logical_id": pin.holder.logical_id,
     }
-    gateway: RegistryGateway | None = None
+    gateway: EventsGateway | None = None
     try:
         bus = pin.registry_bus_arn
         record["registry"] = bus
-        gateway = RegistryGateway.for_region(bus.split(":")[3], deadline, policy)
-        gateway.send([pin_event_entry(action, pin.holder.stack_id, [pin], bus)])
+        gateway = EventsGateway.for_region(bus.split(":")[3], deadline, policy)
+        _send(gateway, bus, [pin_event_entry(action, pin.holder.stack_id, [pin], bus)])
         record["outcome"] = "reported"
     except Exception as error:
         if isinstance(error, ImageLookupError):
@@ -119,8 +126,8 @@ def renew(
     by_bus = _by_registry(pins)
     calls = 0
     for bus, bus_pins in sorted(by_bus.items()):
-        gateway = RegistryGateway.for_region(bus.split(":")[3], deadline, retry_policy)
-        gateway.send([pin_event_entry(RENEW, stack_id, bus_pins, bus)])
+        gateway = EventsGateway.for_region(bus.split(":")[3], deadline, retry_policy)
+        _send(gateway, bus, [pin_event_entry(RENEW, stack_id, bus_pins, bus)])
         calls += gateway.calls
     line = {
         "message": "pin protection",
@@ -135,6 +142,34 @@ def renew(
     return line
 
 
+def _send(gateway: EventsGateway, bus: str, entries: list[dict[str, Any]]) -> None:
+    """Send the reports; a failure says what a registry needs."""
+    try:
+        gateway.send(entries)
+    except BusMissingError as error:
+        raise ServiceError(no_registry_reason(bus)) from error
+    except AccessDeniedError as error:
+        # a bus of another account answers AccessDenied when its policy keeps us out
+        raise AccessDeniedError(
+            f"{error.reason}; or the pin registry's bus {bus} does not let this "
+            "account in (ImageFactory organization_id)"
+        ) from error
+    except EntryRefusedError as error:
+        raise ServiceError(
+            f"the pin registry {bus} refused the report: {error.code}: {error.message}"
+        ) from error
+
+
+def no_registry_reason(bus_arn: str) -> str:
+    """The one line for a registry bus that does not exist."""
+    parts = bus_arn.split(":")
+    where = f"account {parts[4]}, region {parts[3]}" if len(parts) > 4 else bus_arn
+    return (
+        f"no pin registry at {bus_arn}: protect_pinned_build reports pins to the "
+        f"ImageFactory of the image's owner ({where}); deploy one there or turn protection off"
+    )
+
+
 def _by_registry(pins: Iterable[Pin]) -> dict[str, list[Pin]]:
     grouped: dict[str, list[Pin]] = {}
     for pin in pins:
@@ -145,7 +180,7 @@ def _by_registry(pins: Iterable[Pin]) -> dict[str, list[Pin]]:
     return grouped
 
 
-def _log(record: dict[str, Any], started: float, gateway: RegistryGateway | None) -> dict[str, Any]:
+def _log(record: dict[str, Any], started: float, gateway: EventsGateway | None) -> dict[str, Any]:
     line = {
         **record,
         "calls": gateway.calls if gateway else 0,

@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -185,21 +186,74 @@ def test_the_asset_holds_every_module_the_handler_imports_and_no_other(tmp_path:
     assert "image_lookup/newer_build.py" not in staged
 
 
-def test_a_staged_module_is_its_source_without_docstrings() -> None:
-    """Same statements (ast), docstrings gone, comments gone, and it still compiles."""
+#: Prints, for every module of the handler's package, what its code defines at run time:
+#: each name the module binds itself (not imported) with its kind, a NamedTuple's fields
+#: and defaults, a function's parameters and their defaults, a constant's value.
+INTERFACE_DUMP = """
+import importlib, inspect, json, os, pathlib, sys
+out = {}
+for path in sorted(pathlib.Path(sys.argv[1], "image_lookup").glob("*.py")):
+    name = "image_lookup." + path.stem if path.stem != "__init__" else "image_lookup"
+    module = importlib.import_module(name)
+    names = {}
+    for key, value in vars(module).items():
+        if key.startswith("__") or key == "TYPE_CHECKING" or inspect.ismodule(value):
+            continue  # TYPE_CHECKING: typing's, imported only for annotations
+        imported = getattr(value, "__module__", name) != name
+        if imported and (inspect.isclass(value) or callable(value)):
+            continue
+        if inspect.isclass(value):
+            fields = getattr(value, "_fields", None)
+            names[key] = ["class", list(fields or ()), repr(getattr(value, "_field_defaults", {}))]
+        elif callable(value):
+            params = inspect.signature(value).parameters.values()
+            shown = [os.environ is not p.default and repr(p.default) for p in params]
+            names[key] = ["function", [(p.name, p.kind.name) for p in params], shown]
+        else:
+            names[key] = ["value", repr(value)[:200]]
+    out[name] = names
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+def test_a_staged_module_defines_what_its_source_defines(tmp_path: Path) -> None:
+    """The staged asset (docstrings, comments and annotations dropped) has the same run-time
+    interface as the source: every class, NamedTuple field, function signature and constant."""
+    staged = Path(staged_lookup_asset(keep=True))
+    source_dir = tmp_path / "source"
+    (source_dir / "image_lookup").mkdir(parents=True)
+    for relative in package_files():
+        (source_dir / relative).write_bytes((ROOT / "lambda" / relative).read_bytes())
+
+    def interface(root: Path) -> dict[str, Any]:
+        result = subprocess.run(
+            [sys.executable, "-c", INTERFACE_DUMP, str(root)],
+            # one hash seed: a frozenset's repr lists its items in hash order
+            env={**os.environ, "PYTHONPATH": str(root), "PYTHONHASHSEED": "0"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        dumped: dict[str, Any] = json.loads(result.stdout)
+        return dumped
+
+    staged_interface = interface(staged)
+    assert staged_interface == interface(source_dir)
+    assert staged_interface["image_lookup.rollback"]["EventsReading"][1] == [
+        "previous",
+        "ordinary_update",
+    ]
+
+
+def test_a_staged_module_keeps_no_docstring_comment_or_function_annotation() -> None:
     for module in handler_package_dir().glob("*.py"):
-        original = ast.parse(module.read_text())
-        for node in ast.walk(original):
-            body = getattr(node, "body", None)
-            if (
-                isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
-                and body
-                and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)
-            ):
-                node.body = body[1:] or [ast.Pass()]
         staged = asset_source(module)
-        assert ast.dump(ast.parse(staged)) == ast.dump(original), module.name
-        assert '"""' not in staged and "\n#" not in staged
         compile(staged, module.name, "exec")
+        assert '"""' not in staged and "\n#" not in staged, module.name
+        for node in ast.walk(ast.parse(staged)):
+            if isinstance(node, ast.FunctionDef):
+                arguments = node.args
+                named = (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)
+                assert node.returns is None, (module.name, node.name)
+                assert all(a.annotation is None for a in named), (module.name, node.name)
+            assert not (isinstance(node, ast.Name) and node.id == "TYPE_CHECKING"), module.name
