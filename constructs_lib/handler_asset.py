@@ -10,6 +10,7 @@ import importlib.util
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TypeVar
 
 HANDLER_PACKAGE = "image_lookup"
 REGISTRY_PACKAGE = "pin_registry"
@@ -89,6 +90,9 @@ def _only_used(statement: ast.stmt, used: set[str]) -> ast.stmt | None:
     return statement if statement.names else None
 
 
+_Function = TypeVar("_Function", ast.FunctionDef, ast.AsyncFunctionDef)
+
+
 class _RuntimeOnly(ast.NodeTransformer):
     """Drops docstrings, annotations the runtime never evaluates, and TYPE_CHECKING blocks."""
 
@@ -108,10 +112,16 @@ class _RuntimeOnly(ast.NodeTransformer):
         return node
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        return self._function(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AsyncFunctionDef:
+        return self._function(node)
+
+    def _function(self, node: _Function) -> _Function:
         node.body = _without_docstring(node.body)
         node.returns = None
-        arguments = node.args
-        named = (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)
+        arguments: ast.arguments = node.args
+        named: list[ast.arg] = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
         for argument in (*named, arguments.vararg, arguments.kwarg):
             if argument is not None:
                 argument.annotation = None
@@ -121,11 +131,10 @@ class _RuntimeOnly(ast.NodeTransformer):
         node.body = node.body or [ast.Pass()]
         return node
 
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
-        if self._in_class or not isinstance(node.target, ast.Name):
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        # a bare declaration stays: in a function it makes the name local
+        if self._in_class or not isinstance(node.target, ast.Name) or node.value is None:
             return node
-        if node.value is None:
-            return None  # a bare declaration: no statement at run time
         return ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
 
     def visit_If(self, node: ast.If) -> ast.AST | None:

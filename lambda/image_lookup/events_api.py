@@ -67,7 +67,7 @@ class EventsGateway:
         return self._retrier.calls
 
     def send(self, entries: Sequence[Mapping[str, Any]]) -> list[str]:
-        """PutEvents the entries (at most 10); their event ids.
+        """PutEvents the entries (at most 10); their event ids, in the order accepted.
 
         PutEvents answers 200 even when an entry fails: the entry then carries
         ``ErrorCode`` / ``ErrorMessage`` (API reference, PutEvents and
@@ -83,7 +83,10 @@ class EventsGateway:
         def entry_failure(answer: Mapping[str, Any]) -> str | None:
             nonlocal pending
             failed = []
-            for entry, result in zip(pending, answer.get("Entries") or [], strict=False):
+            results: list[Mapping[str, Any]] = list(answer.get("Entries") or [])
+            # an entry the answer has no result for counts as refused (no EventId)
+            results += [{}] * (len(pending) - len(results))
+            for entry, result in zip(pending, results, strict=False):
                 if result.get("EventId") and not result.get("ErrorCode"):
                     event_ids.append(str(result["EventId"]))
                 else:

@@ -33,8 +33,10 @@ The Update itself may say it is a rollback (``rollback_marks``):
   ContinueUpdateRollback; keeping a pin one deploy longer costs nothing.)
 
 With a mark the status is not read: the events tell both whether a rollback runs (the
-newest stack-level event) and B1, and when they cannot be read in time the resource
-keeps the physical id it has; it never resolves afresh. The physical id is no mark: it
+newest stack-level event) and B1; only an ordinary update they show is confirmed by the
+status, in case a rollback's first event lags behind it. When the events cannot be read
+in time, or they and the status disagree, the resource keeps the physical id it has; it
+never resolves afresh. The physical id is no mark: it
 is the build the previous request answered in both cases. With no mark the status
 decides; when it cannot be read, the Update resolves as an ordinary one. When the
 Update says it is ordinary (``RefreshToken`` grew), the status is only confirmed, with
@@ -48,7 +50,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from image_lookup.cloudformation_api import CloudFormationGateway, StackEvent
@@ -89,16 +91,6 @@ class EventsReading(NamedTuple):
     previous: str | None
     #: The events show an ordinary update running, not a rollback (read only when asked).
     ordinary_update: bool = False
-
-
-def pin_before_failed_update(
-    events: Iterable[StackEvent], stack_id: str, logical_id: str, current: str = ""
-) -> str | None:
-    """The physical id ``logical_id`` had when the stack's latest update began, or None.
-
-    ``events`` are newest first; see ``read_events``.
-    """
-    return read_events(events, stack_id, logical_id, current).previous
 
 
 def read_events(
@@ -200,9 +192,9 @@ def rollback_answer(
     During a rollback the answer is the previous build, its attributes re-read from
     Image Builder. When they cannot be re-read (the build was deleted, the service
     throttles), the answer keeps that build ARN with the attributes its ARN gives,
-    and the log line says so. When the previous build cannot be told at all (or the
-    status cannot be read and the Update carries a mark of a rollback), the resource
-    keeps the physical id it already has.
+    and the log line says so. When the previous build cannot be told at all (the events
+    cannot be read in time, or they and the request disagree), the resource keeps the
+    physical id it already has.
 
     ``deadline`` bounds what an ordinary Update spends finding out that it is one;
     a rollback reads and answers within ``rollback_deadline`` (the function's whole
@@ -228,35 +220,51 @@ def rollback_answer(
     held_back = ATTRIBUTES_SECONDS + (1.0 - place.first) * policy.spread_seconds
     rollback_reads = rollback_time.sooner_by(held_back)
     readers: list[CloudFormationGateway] = []
+
+    def new_reader(until: Deadline, retry: RetryPolicy, **jitter: Any) -> CloudFormationGateway:
+        """A CloudFormation reader, counted in the log line (made where failures are caught)."""
+        readers.append(CloudFormationGateway.for_stack(deploy_region, until, retry, **jitter))
+        return readers[-1]
+
     ordinary = says_ordinary(event)
     marks = () if ordinary else rollback_marks(event)
+    unspread = policy._replace(spread_seconds=0.0)
     if marks:
         # The Update says rollback: its events alone tell whether one runs, and B1.
         # The status read is skipped, one call of the few each of a stack's lookups
         # makes under CloudFormation's rate limit.
         record["rollback_marks"] = list(marks)
-        readers.append(
-            CloudFormationGateway.for_stack(deploy_region, rollback_reads, policy, jitter=place)
-        )
         status = "not read (the request marks a rollback)"
-        reading = _read_events(readers[-1], stack_id, logical_id, current, record, status=False)
-        if reading.ordinary_update:  # an older cloud assembly deployed: not a rollback
-            _log(record, started, outcome="ordinary update", stack_status="UPDATE_IN_PROGRESS")
-            return None
+        reading = _read_events(
+            lambda: new_reader(rollback_reads, policy, jitter=place),
+            stack_id,
+            logical_id,
+            current,
+            record,
+            status_known=False,
+        )
+        if reading.ordinary_update:
+            # an older cloud assembly deployed? The status confirms it (events could lag)
+            confirm = rollback_reads.within(CONFIRM_SECONDS + policy.attempt_seconds)
+            try:
+                status = new_reader(confirm, unspread).stack_status(stack_id)
+            except Exception as error:
+                record["status_unread"] = _describe(error)
+                status = "unknown: the events show an ordinary update, the request a rollback"
+            else:
+                if status not in ROLLBACK_STATUSES:
+                    _log(record, started, outcome="ordinary update", stack_status=status)
+                    return None
+            reading = EventsReading(None)
     else:
-        if ordinary:
-            # only a confirmation, unspread: the lookup that follows spreads its first call
-            confirm = deadline.sooner_by(held_back).within(CONFIRM_SECONDS + policy.attempt_seconds)
-            reader = CloudFormationGateway.for_stack(
-                deploy_region, confirm, policy._replace(spread_seconds=0.0)
-            )
-        else:
-            reader = CloudFormationGateway.for_stack(
-                deploy_region, deadline.sooner_by(held_back), policy, jitter=place
-            )
-        readers.append(reader)
+        reads = deadline.sooner_by(held_back)
         try:
-            status = reader.stack_status(stack_id)
+            if ordinary:
+                # only a confirmation, unspread: the lookup that follows spreads its first call
+                confirm = reads.within(CONFIRM_SECONDS + policy.attempt_seconds)
+                status = new_reader(confirm, unspread).stack_status(stack_id)
+            else:
+                status = new_reader(reads, policy, jitter=place).stack_status(stack_id)
         except Exception as error:
             # Cannot tell, and nothing says rollback: resolve as an ordinary update.
             _log(record, started, outcome="stack status unread", reason=_describe(error))
@@ -264,20 +272,22 @@ def rollback_answer(
         if status not in ROLLBACK_STATUSES:
             return None
         # a rollback after all: its events get the rollback's time (the first call is made)
-        readers.append(
-            CloudFormationGateway.for_stack(
-                deploy_region, rollback_reads, policy._replace(spread_seconds=0.0)
-            )
+        reading = _read_events(
+            lambda: new_reader(rollback_reads, unspread),
+            stack_id,
+            logical_id,
+            current,
+            record,
+            status_known=True,
         )
-        reading = _read_events(readers[-1], stack_id, logical_id, current, record, status=True)
     previous = reading.previous
     pin = previous or current
     record.update(
         stack_status=status,
         previous_build=previous,
         kept_build=pin,
-        cloudformation_calls=sum(reader.calls for reader in readers),
-        cloudformation_retries=sum(reader.retries for reader in readers),
+        cloudformation_calls=sum(one.calls for one in readers),
+        cloudformation_retries=sum(one.retries for one in readers),
     )
     data, reread_failure = _attributes_of(
         pin, rollback_time, _image_region(event), deploy_region, account_id
@@ -289,19 +299,19 @@ def rollback_answer(
 
 
 def _read_events(
-    reader: CloudFormationGateway,
+    make_reader: Callable[[], CloudFormationGateway],
     stack_id: str,
     logical_id: str,
     current: str,
     record: dict[str, Any],
     *,
-    status: bool,
+    status_known: bool,
 ) -> EventsReading:
-    """``read_events`` through ``reader``; a failure is recorded, never raised."""
+    """``read_events`` through a reader ``make_reader`` makes; a failure is recorded, never
+    raised."""
     try:
-        reading = read_events(
-            reader.events(stack_id), stack_id, logical_id, current, status_known=status
-        )
+        events = make_reader().events(stack_id)
+        reading = read_events(events, stack_id, logical_id, current, status_known=status_known)
     except Exception as error:
         record["events_unread"] = _describe(error)
         return EventsReading(None)

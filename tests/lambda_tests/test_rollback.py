@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -24,9 +24,10 @@ import pytest
 from image_lookup import handler, rollback
 from image_lookup.cloudformation_api import StackEvent
 from image_lookup.contract import HANDLER_TIMEOUT_SECONDS
+from image_lookup.deadline import Deadline
 from image_lookup.errors import DeadlineExceededError
 from image_lookup.handler import on_event
-from image_lookup.rollback import pin_before_failed_update, rollback_marks, says_ordinary
+from image_lookup.rollback import read_events, rollback_marks, says_ordinary
 from local_endpoints.cloudformation import PAGE_SIZE, FakeCloudFormation, FakeStack
 from local_endpoints.imagebuilder import ACCOUNT, REGION, FakeImageBuilder
 from tests.support.events import load_event
@@ -55,6 +56,13 @@ def newest_first(*events: StackEvent) -> list[StackEvent]:
     return list(reversed(events))
 
 
+def previous_build(
+    events: Iterable[StackEvent], stack_id: str, logical_id: str, current: str = ""
+) -> str | None:
+    """B1 as a rollback whose status was read tells it from the events (newest first)."""
+    return read_events(events, stack_id, logical_id, current).previous
+
+
 def test_the_pin_before_the_failed_update() -> None:
     events = newest_first(
         stack_event("CREATE_IN_PROGRESS"),
@@ -64,7 +72,7 @@ def test_the_pin_before_the_failed_update() -> None:
         lookup_event(B2, "UPDATE_COMPLETE"),
         stack_event("UPDATE_ROLLBACK_IN_PROGRESS"),
     )
-    assert pin_before_failed_update(events, STACK_ID, "BaseImage") == B1
+    assert previous_build(events, STACK_ID, "BaseImage") == B1
 
 
 def test_an_earlier_rolled_back_update_counts_as_what_the_stack_had() -> None:
@@ -79,7 +87,7 @@ def test_an_earlier_rolled_back_update_counts_as_what_the_stack_had() -> None:
         lookup_event(B3, "UPDATE_COMPLETE"),
         stack_event("UPDATE_ROLLBACK_IN_PROGRESS"),
     )
-    assert pin_before_failed_update(events, STACK_ID, "BaseImage") == B1
+    assert previous_build(events, STACK_ID, "BaseImage") == B1
 
 
 def test_a_nested_stack_resource_does_not_pass_for_the_stack() -> None:
@@ -92,7 +100,7 @@ def test_a_nested_stack_resource_does_not_pass_for_the_stack() -> None:
         nested,
         stack_event("UPDATE_ROLLBACK_IN_PROGRESS"),
     )
-    assert pin_before_failed_update(events, STACK_ID, "BaseImage") == B1
+    assert previous_build(events, STACK_ID, "BaseImage") == B1
 
 
 def test_other_lookups_and_unsettled_events_are_not_the_pin() -> None:
@@ -103,8 +111,8 @@ def test_other_lookups_and_unsettled_events_are_not_the_pin() -> None:
         stack_event("UPDATE_IN_PROGRESS"),
         stack_event("UPDATE_ROLLBACK_IN_PROGRESS"),
     )
-    assert pin_before_failed_update(events, STACK_ID, "BaseImage") == B1
-    assert pin_before_failed_update(events[:2], STACK_ID, "BaseImage") is None
+    assert previous_build(events, STACK_ID, "BaseImage") == B1
+    assert previous_build(events[:2], STACK_ID, "BaseImage") is None
 
 
 def test_the_update_names_the_pin_it_began_with() -> None:
@@ -115,7 +123,7 @@ def test_the_update_names_the_pin_it_began_with() -> None:
         yield lookup_event(B1, "UPDATE_IN_PROGRESS")  # written before the Update was sent
         raise AssertionError("read past the update's own event")
 
-    assert pin_before_failed_update(events(), STACK_ID, "BaseImage", current=B2) == B1
+    assert previous_build(events(), STACK_ID, "BaseImage", current=B2) == B1
 
 
 def test_a_continued_rollback_takes_the_oldest_event_of_the_update() -> None:
@@ -132,7 +140,7 @@ def test_a_continued_rollback_takes_the_oldest_event_of_the_update() -> None:
         stack_event("UPDATE_ROLLBACK_IN_PROGRESS"),
         lookup_event(B1, "UPDATE_IN_PROGRESS"),
     )
-    assert pin_before_failed_update(events, STACK_ID, "BaseImage", current=B1) == B1
+    assert previous_build(events, STACK_ID, "BaseImage", current=B1) == B1
 
 
 def test_a_lookup_the_update_did_not_move_keeps_its_pin() -> None:
@@ -144,7 +152,7 @@ def test_a_lookup_the_update_did_not_move_keeps_its_pin() -> None:
         stack_event("UPDATE_ROLLBACK_IN_PROGRESS"),
         lookup_event(B1, "UPDATE_IN_PROGRESS"),
     )
-    assert pin_before_failed_update(events, STACK_ID, "BaseImage", current=B1) == B1
+    assert previous_build(events, STACK_ID, "BaseImage", current=B1) == B1
 
 
 def test_the_events_are_read_no_further_than_the_pin() -> None:
@@ -153,7 +161,7 @@ def test_the_events_are_read_no_further_than_the_pin() -> None:
         yield lookup_event(B1, "UPDATE_COMPLETE")
         raise AssertionError("read past the pin")
 
-    assert pin_before_failed_update(events(), STACK_ID, "BaseImage") == B1
+    assert previous_build(events(), STACK_ID, "BaseImage") == B1
 
 
 # ----- the marks of a rollback, in the request alone --------------------------------------
@@ -389,8 +397,52 @@ def test_a_token_that_went_back_in_an_ordinary_update_resolves_afresh(
     answer = send(request(physical_id=B1), stack)
     assert answer["PhysicalResourceId"] == B2  # the newest build
     assert last_line(caplog)["outcome"] == "resolved"
-    assert cloudformation.count("DescribeStacks") == 0
+    # the events tell it; the status confirms it (a rollback's first event could lag)
+    assert cloudformation.count("DescribeStacks") == 1
     assert cloudformation.count("DescribeStackEvents") == 1
+
+
+@pytest.mark.parametrize("status_reads", ["UPDATE_ROLLBACK_IN_PROGRESS", None])
+def test_events_that_disagree_with_a_marked_request_keep_the_build(
+    fake: FakeImageBuilder,
+    cloudformation: FakeCloudFormation,
+    caplog: pytest.LogCaptureFixture,
+    status_reads: str | None,
+) -> None:
+    """A rollback never resolves afresh: when the events show no rollback yet but the
+    status does (or cannot be read), the marked Update keeps the build it has."""
+    stack = created_with_b1(cloudformation)
+    stack.stack_status("UPDATE_IN_PROGRESS")
+    stack.resource("BaseImage", B2, "UPDATE_COMPLETE")
+    if status_reads:
+        stack.status = status_reads  # the status moved on; its event is not listed yet
+    else:
+        cloudformation.fail_next("DescribeStacks", 10_000)
+    answer = send(request(), stack, remaining_seconds=60)
+    assert answer["PhysicalResourceId"] == B2
+    assert fake.count("ListImages") == 0
+    assert last_line(caplog)["outcome"] == "kept build"
+
+
+@pytest.mark.parametrize("region", [None, "not a region"])
+def test_a_rollback_whose_cloudformation_client_cannot_be_made_keeps_the_build(
+    fake: FakeImageBuilder,
+    rolling_back: FakeStack,
+    region: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """README, Rollbacks: a rollback never fails because of the lookup, even when no
+    CloudFormation client can be made for the stack's region."""
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    answer = rollback.rollback_answer(
+        {**request(), "StackId": rolling_back.stack_id},
+        Deadline(budget_seconds=30),
+        deploy_region=region,
+        account_id=ACCOUNT,
+    )
+    assert answer is not None
+    assert answer["PhysicalResourceId"] == B2
 
 
 def test_an_ordinary_update_told_by_slow_events_still_has_a_lookups_time(
