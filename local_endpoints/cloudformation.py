@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 import uuid
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
@@ -36,6 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
+
+from local_endpoints.rate_limit import TokenBucket
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -100,10 +101,8 @@ class FakeCloudFormation:
         self.calls: Counter[str] = Counter()
         #: Calls answered with Throttling, by ``fail_next`` or the rate limit.
         self.throttled = 0
-        self.rate_limit_tps = rate_limit_tps
-        self.rate_limit_burst = rate_limit_burst or rate_limit_tps or 0.0
-        self._tokens = self.rate_limit_burst
-        self._tokens_at = time.monotonic()
+        #: The account-wide rate limit (``rate_limit.TokenBucket``).
+        self._rate_limit = TokenBucket(rate_limit_tps, rate_limit_burst)
         self._faults: dict[str, deque[Reply]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
@@ -163,7 +162,7 @@ class FakeCloudFormation:
             self.calls[action] += 1
             if params.get("Version") != API_VERSION:
                 return 400, _error("InvalidParameterValue", f"Version {params.get('Version')}")
-            if not self._admit():
+            if not self._rate_limit.admit():
                 self.throttled += 1
                 return 400, _error(THROTTLE_CODE, "Rate exceeded")
             queue = self._faults.get(action)
@@ -179,20 +178,6 @@ class FakeCloudFormation:
             if handler is None:
                 return 400, _error("InvalidAction", f"{action} is not served here")
             return handler(params)
-
-    def _admit(self) -> bool:
-        """Take a token from the account's bucket; a throttled call takes none."""
-        if self.rate_limit_tps is None:
-            return True
-        now = time.monotonic()
-        self._tokens = min(
-            self.rate_limit_burst, self._tokens + (now - self._tokens_at) * self.rate_limit_tps
-        )
-        self._tokens_at = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
 
     def _stack(self, params: dict[str, str]) -> FakeStack | Reply:
         name = params.get("StackName")

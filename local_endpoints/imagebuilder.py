@@ -31,6 +31,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 import botocore.session
 from botocore.model import ListShape, ServiceModel, Shape, StructureShape
 
+from local_endpoints.rate_limit import TokenBucket
+
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 OWNER_ACCOUNTS = {
@@ -180,7 +182,7 @@ class FakeImageBuilder:
     def __init__(
         self, *, rate_limit_tps: float | None = None, rate_limit_burst: float | None = None
     ) -> None:
-        """``rate_limit_tps``: answer calls over that rate with a throttle (see ``_admit``)."""
+        """``rate_limit_tps``: answer calls over that rate with a throttle (a TokenBucket)."""
         self.images: list[FakeImageVersion] = []
         #: Owner of the versions ``add`` creates unless told otherwise.
         self.default_owner = "Self"
@@ -196,12 +198,8 @@ class FakeImageBuilder:
         self._rewrites: dict[str, Callable[[dict[str, Any], Reply], Reply]] = {}
         self.calls: list[RecordedCall] = []
         self.shape_violations: list[str] = []
-        #: Account-wide token bucket: ``rate_limit_tps`` tokens a second, at most
-        #: ``rate_limit_burst`` (default: one second's worth) saved up; None for no limit.
-        self.rate_limit_tps = rate_limit_tps
-        self.rate_limit_burst = rate_limit_burst if rate_limit_burst else rate_limit_tps or 0.0
-        self._tokens = self.rate_limit_burst
-        self._tokens_at = time.monotonic()
+        #: The account-wide rate limit (``rate_limit.TokenBucket``).
+        self._rate_limit = TokenBucket(rate_limit_tps, rate_limit_burst)
         #: Calls answered with the throttle because of ``rate_limit_tps``.
         self.throttled = 0
         self._faults: dict[str, deque[Callable[[dict[str, Any]], Reply | None]]] = defaultdict(
@@ -318,7 +316,7 @@ class FakeImageBuilder:
             if problems:
                 self.shape_violations.extend(problems)
                 return 400, _error_body("ValidationException", "; ".join(problems))
-            if not self._admit():
+            if not self._rate_limit.admit():
                 self.throttled += 1
                 return 429, _error_body(RATE_LIMIT_CODE, "Rate exceeded")
             queue = self._faults.get(operation)
@@ -340,24 +338,6 @@ class FakeImageBuilder:
             reply = handler(params)
             rewrite = self._rewrites.get(operation)
             return rewrite(params, reply) if rewrite is not None else reply
-
-    def _admit(self) -> bool:
-        """Take a token from the rate limit's bucket; False when it is empty.
-
-        A token bucket, as AWS documents its API throttling (EC2 Developer Guide,
-        "Request throttling for the Amazon EC2 API"). A throttled call takes no token,
-        so a client that retries sooner only adds calls. The caller holds the lock.
-        """
-        if self.rate_limit_tps is None:
-            return True
-        now = time.monotonic()
-        elapsed = now - self._tokens_at
-        self._tokens = min(self.rate_limit_burst, self._tokens + elapsed * self.rate_limit_tps)
-        self._tokens_at = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
 
     def _check_shape(self, operation: str, params: dict[str, Any], query: str) -> list[str]:
         shape = self._model.operation_model(operation).input_shape
