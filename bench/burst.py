@@ -27,11 +27,12 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bench.invocations import BenchContext, prepare_worker, run_at_start
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "golden"
@@ -58,43 +59,11 @@ def serve(tps: float) -> None:
     print(json.dumps({"calls": fake.count(), "throttled": fake.throttled}), flush=True)
 
 
-class _Context:
-    """The parts of Lambda's context the handler reads; the clock runs from ``started``."""
-
-    def __init__(self, started: float) -> None:
-        self._started = started
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((TIMEOUT_SECONDS - (time.time() - self._started)) * 1000)
-
-
 def worker(first: int, count: int) -> None:
     """Run ``count`` invocations in threads from the start time read on stdin; print results."""
-    import logging
-
-    import boto3
-
     from image_lookup.handler import on_event
 
-    create_client = boto3.session.Session.client
-    client_lock = threading.Lock()
-
-    def locked_client(self: boto3.session.Session, *args: Any, **kwargs: Any) -> Any:
-        with client_lock:
-            return create_client(self, *args, **kwargs)
-
-    boto3.session.Session.client = locked_client  # type: ignore[method-assign]
-
-    lines: dict[str, dict[str, Any]] = {}
-
-    class Lines(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            line = json.loads(record.getMessage())
-            lines[str(line.get("logical_id"))] = line
-
-    lookup_logger = logging.getLogger("image_lookup")
-    lookup_logger.addHandler(Lines())
-    lookup_logger.propagate = False
+    lines = prepare_worker()
     results: list[dict[str, Any]] = []
 
     def invoke(index: int, started: float) -> None:
@@ -107,24 +76,14 @@ def worker(first: int, count: int) -> None:
         }
         outcome: dict[str, Any] = {"lookup": logical_id}
         try:
-            on_event(event, _Context(started))
+            on_event(event, BenchContext(started, TIMEOUT_SECONDS))
             outcome["ok"] = True
         except Exception as error:  # every failure is a figure here
             outcome.update(ok=False, error=str(error)[:200])
         outcome["seconds"] = time.time() - started
         results.append(outcome)
 
-    print("ready", flush=True)
-    started = float(sys.stdin.readline())
-    threads = [
-        threading.Thread(target=invoke, args=(index, started))
-        for index in range(first, first + count)
-    ]
-    time.sleep(max(0.0, started - time.time()))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_start(invoke, range(first, first + count))
     for outcome in results:
         outcome["calls"] = lines.get(outcome["lookup"], {}).get("calls")
     print(json.dumps(results), flush=True)

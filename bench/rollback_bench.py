@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.invocations import BenchContext, prepare_worker, run_at_start
 from image_lookup.contract import HANDLER_TIMEOUT_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,16 +108,6 @@ def serve(lookups: int, tps: float, cloudformation_tps: float) -> None:
     print(json.dumps(counts), flush=True)
 
 
-class _Context:
-    """The parts of Lambda's context the handler reads; the clock runs from ``started``."""
-
-    def __init__(self, started: float) -> None:
-        self._started = started
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((TIMEOUT_SECONDS - (time.time() - self._started)) * 1000)
-
-
 def rollback_event(stack_id: str, logical_id: str) -> dict[str, Any]:
     """The rollback Update CloudFormation sends a lookup of the default refresh mode."""
     properties = {"ServiceToken": "arn:aws:lambda:::function:framework", "ImageName": IMAGE}
@@ -133,31 +124,9 @@ def rollback_event(stack_id: str, logical_id: str) -> dict[str, Any]:
 
 def worker(stack_id: str, first: int, count: int) -> None:
     """Run ``count`` invocations in threads from the start time read on stdin; print results."""
-    import logging
-
-    import boto3
-
     from image_lookup.handler import on_event
 
-    create_client = boto3.session.Session.client
-    client_lock = threading.Lock()
-
-    def locked_client(self: boto3.session.Session, *args: Any, **kwargs: Any) -> Any:
-        # boto3 sessions are not thread-safe; Lambda runs invocations apart and needs none
-        with client_lock:
-            return create_client(self, *args, **kwargs)
-
-    boto3.session.Session.client = locked_client  # type: ignore[method-assign]
-    lines: dict[str, dict[str, Any]] = {}
-
-    class Lines(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            line = json.loads(record.getMessage())
-            lines[str(line.get("logical_id"))] = line
-
-    lookup_logger = logging.getLogger("image_lookup")
-    lookup_logger.addHandler(Lines())
-    lookup_logger.propagate = False
+    lines = prepare_worker()
     results: list[dict[str, Any]] = []
     print_lock = threading.Lock()
 
@@ -165,7 +134,8 @@ def worker(stack_id: str, first: int, count: int) -> None:
         logical_id = f"Lookup{index}"
         outcome: dict[str, Any] = {"lookup": logical_id}
         try:
-            answer = on_event(rollback_event(stack_id, logical_id), _Context(started))
+            context = BenchContext(started, TIMEOUT_SECONDS)
+            answer = on_event(rollback_event(stack_id, logical_id), context)
             pin = answer["PhysicalResourceId"]
             outcome["outcome"] = {B1: "restored", B2: "kept"}.get(pin, f"other: {pin}")
             outcome["ami"] = bool(answer["Data"].get("AmiId"))
@@ -177,17 +147,7 @@ def worker(stack_id: str, first: int, count: int) -> None:
             with print_lock:  # CloudFormation records the answer
                 print(f"{logical_id} {pin}", flush=True)
 
-    print("ready", flush=True)
-    started = float(sys.stdin.readline())
-    threads = [
-        threading.Thread(target=invoke, args=(index, started))
-        for index in range(first, first + count)
-    ]
-    time.sleep(max(0.0, started - time.time()))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_start(invoke, range(first, first + count))
     for outcome in results:
         line = lines.get(outcome["lookup"], {})
         outcome["why"] = (
