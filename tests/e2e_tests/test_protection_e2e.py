@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -49,6 +48,7 @@ from local_endpoints.imagebuilder import ACCOUNT, REGION, FakeBuild, FakeImageBu
 from local_endpoints.lambda_service import InvokeRecord, LocalLambda
 from local_endpoints.moto_services import MotoServices
 from local_endpoints.response_bucket import ResponseBucket
+from tests.support.framework_driver import deliver
 from tests.support.protection_stack import (
     MotoLookupStack,
     NamedDeployedStack,
@@ -64,7 +64,6 @@ STACK = "GoldenImages"
 NAME = "golden-al2023"
 ORGANIZATION = "o-a1b2c3d4e5"
 OTHER_ACCOUNT = "210987654321"
-DRIVER = Path(__file__).resolve().parents[1] / "support" / "invoke_framework.js"
 LOOKUP_ENTRY = "image_lookup.handler.on_event"
 REGISTRY_ENTRY = "pin_registry.handler.on_event"
 AMI_REGIONS = ("us-east-1", "us-west-2")
@@ -197,23 +196,6 @@ def reports(world: World) -> ReportCapture:
 
 
 # ----- the pieces -----------------------------------------------------------------------
-
-
-def deliver(harness: Harness, event: dict[str, Any]) -> dict[str, Any]:
-    """Run the framework's onEvent on ``event``; return the response it PUT."""
-    puts_before = len(harness.bucket.puts)
-    result = subprocess.run(
-        ["node", str(DRIVER), str(harness.framework_dir), harness.framework_handler],
-        input=json.dumps(event),
-        capture_output=True,
-        text=True,
-        env=harness.framework_env,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    (put,) = harness.bucket.puts[puts_before:]
-    return put.document()
 
 
 def request(world: World, request_type: str, **kwargs: Any) -> dict[str, Any]:

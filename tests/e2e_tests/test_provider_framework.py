@@ -16,9 +16,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -34,6 +32,7 @@ from local_endpoints.lambda_service import LocalLambda
 from local_endpoints.moto_services import MotoServices
 from local_endpoints.response_bucket import ResponseBucket
 from tests.support.cloudformation import DeployedStack
+from tests.support.framework_driver import deliver
 from tests.support.stack_history import StackHistory
 from tests.support.synth import REPO, synth_app
 
@@ -41,7 +40,6 @@ pytestmark = pytest.mark.synth
 
 STACK = "LookupStack"
 NAME = "golden-al2023"
-DRIVER = Path(__file__).resolve().parents[1] / "support" / "invoke_framework.js"
 HANDLER_ENTRY = "image_lookup.handler.on_event"
 
 
@@ -139,28 +137,6 @@ def history(world: Harness) -> Iterator[StackHistory]:
     world.stack.stack_id = stack_history.stack_id
     yield stack_history
     world.stack.stack_id = made_up_id
-
-
-def deliver(harness: Harness, event: dict[str, Any]) -> dict[str, Any]:
-    """Run the framework's onEvent on ``event``; return the response it PUT."""
-    puts_before = len(harness.bucket.puts)
-    result = subprocess.run(
-        ["node", str(DRIVER), str(harness.framework_dir), harness.framework_handler],
-        input=json.dumps(event),
-        capture_output=True,
-        text=True,
-        env=harness.framework_env,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    new_puts = harness.bucket.puts[puts_before:]
-    assert len(new_puts) == 1, result.stdout + result.stderr
-    put = new_puts[0]
-    # the framework PUTs to the path and query of the URL CloudFormation gave it
-    assert put.path == event["ResponseURL"].split(harness.bucket.host, 1)[1]
-    assert len(put.body) < 4096
-    return put.document()
 
 
 def event(harness: Harness, request_type: str, prefix: str, **kwargs: Any) -> dict[str, Any]:
