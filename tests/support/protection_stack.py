@@ -24,12 +24,12 @@ from typing import Any
 
 import boto3
 from moto.cloudformation.custom_model import CustomModel
-from moto.cloudformation.models import Event
 
 from image_lookup.pins import REGISTRY_NAME
 from local_endpoints.moto_services import REGION, MotoServices
 from tests.support.cloudformation import DeployedStack
 from tests.support.registry import WHOLE_EVENT
+from tests.support.stack_history import record_event
 
 #: The property that names a resource, where ``Ref`` returns that name.
 NAME_PROPERTIES = {"AWS::DynamoDB::Table": "TableName", "AWS::Events::EventBus": "Name"}
@@ -119,18 +119,7 @@ class MotoLookupStack:
         self._stack.resource_map._parsed_resources[logical_id] = resource
 
     def _event(self, logical_id: str, physical_id: str, resource_type: str, status: str) -> None:
-        self._stack.events.append(
-            Event(
-                stack_id=self.stack_id,
-                stack_name=self.stack_name,
-                logical_resource_id=logical_id,
-                physical_resource_id=physical_id,
-                resource_type=resource_type,
-                resource_status=status,
-                resource_status_reason=None,
-                resource_properties=None,
-            )
-        )
+        record_event(self._stack, logical_id, physical_id, resource_type, status)
 
 
 class ReportCapture:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 import boto3
-from moto.cloudformation.models import Event
+from moto.cloudformation.models import Event, Stack
 
 from local_endpoints.moto_services import MotoServices
 
@@ -58,15 +58,23 @@ class StackHistory:
         self._append(logical_id, physical_id, "Custom::LatestImageBuild", status)
 
     def _append(self, logical_id: str, physical_id: str, resource_type: str, status: str) -> None:
-        self._stack.events.append(
-            Event(
-                stack_id=self.stack_id,
-                stack_name=self.stack_name,
-                logical_resource_id=logical_id,
-                physical_resource_id=physical_id,
-                resource_type=resource_type,
-                resource_status=status,
-                resource_status_reason=None,
-                resource_properties=None,
-            )
+        record_event(self._stack, logical_id, physical_id, resource_type, status)
+
+
+def record_event(
+    stack: Stack, logical_id: str, physical_id: str, resource_type: str, status: str
+) -> None:
+    """Add to moto's ``stack`` the event CloudFormation writes when a resource (or the stack
+    itself) reaches ``status``; DescribeStackEvents lists it newest first."""
+    stack.events.append(
+        Event(
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=logical_id,
+            physical_resource_id=physical_id,
+            resource_type=resource_type,
+            resource_status=status,
+            resource_status_reason=None,
+            resource_properties=None,
         )
+    )
