@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import aws_cdk as cdk
-import boto3
 import pytest
 
 from constructs_lib import LatestImageBuild
@@ -38,6 +36,7 @@ from local_endpoints.imagebuilder import ACCOUNT, REGION, FakeImageBuilder, Fake
 from local_endpoints.lambda_service import LocalLambda
 from local_endpoints.moto_services import MotoServices
 from tests.support.cloudformation import DeployedStack
+from tests.support.event_buses import Account
 from tests.support.event_input import render_input
 from tests.support.events import EVENTS
 from tests.support.synth import synth_app
@@ -114,53 +113,6 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     imagebuilder.stop()
 
 
-class Bus:
-    """moto's default event bus, with rules whose targets are SQS queues to read."""
-
-    def __init__(self, moto: MotoServices) -> None:
-        moto.reset()
-        options: dict[str, Any] = {
-            "endpoint_url": moto.url,
-            "region_name": REGION,
-            "aws_access_key_id": "testing",
-            "aws_secret_access_key": "testing",
-        }
-        self.events = boto3.client("events", **options)
-        self.sqs = boto3.client("sqs", **options)
-
-    def rule(self, pattern: dict[str, Any]) -> str:
-        """A rule with ``pattern`` and a queue as its target; returns the queue's URL."""
-        name = f"rule-{uuid.uuid4().hex[:12]}"
-        queue_url: str = self.sqs.create_queue(QueueName=name)["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        self.events.put_rule(Name=name, EventPattern=json.dumps(pattern))
-        self.events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": queue_arn}])
-        return queue_url
-
-    def put(self, event: dict[str, Any]) -> None:
-        """Put ``event`` (an event as rules see it) on the default bus."""
-        answer = self.events.put_events(
-            Entries=[
-                {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": json.dumps(event["detail"]),
-                    "Resources": event["resources"],
-                }
-            ]
-        )
-        assert answer["FailedEntryCount"] == 0, answer
-
-    def received(self, queue_url: str) -> list[dict[str, Any]]:
-        """The events the rule delivered to its queue."""
-        messages = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        )
-        return [json.loads(message["Body"]) for message in messages]
-
-
 def rule_of(stack: DeployedStack, construct_path: str, source: str) -> dict[str, Any]:
     """The synthesized rule for ``construct_path`` whose pattern matches ``source``.
 
@@ -200,7 +152,8 @@ def sample_with(resource: str | None = None, status: str | None = None) -> dict[
 
 
 def image_rule_hears(harness: Harness, construct_id: str, event: dict[str, Any]) -> bool:
-    bus = Bus(harness.moto)
+    harness.moto.reset()
+    bus = Account(harness.moto, ACCOUNT, REGION)
     path = f"{PATTERNS_STACK}/{construct_id}"
     queue = bus.rule(rule_of(harness.patterns, path, "aws.imagebuilder")["EventPattern"])
     bus.put(event)
@@ -268,7 +221,8 @@ def evaluate(harness: Harness, pinned_arn: str, event: dict[str, Any] | None = N
 
     The rules ``on_newer_build()`` returned for Golden and Sibling listen on moto's bus.
     """
-    bus = Bus(harness.moto)
+    harness.moto.reset()
+    bus = Account(harness.moto, ACCOUNT, REGION)
     stack = harness.evaluated
     golden_queue = bus.rule(
         rule_of(stack, f"{EVALUATED_STACK}/Golden", "latest-image-build")["EventPattern"]
