@@ -24,6 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from image_lookup.deadline import DEFAULT_RESERVE_SECONDS
+from image_lookup.ec2_api import Ec2Gateway
 from image_lookup.errors import DeadlineExceededError, ServiceError
 from image_lookup.pins import REGISTRY_NAME
 from image_lookup.protection import PROTECTED_TAG_KEY
@@ -49,6 +50,7 @@ from tests.lambda_tests.test_protection import (
     moto_services,
     ours,
     received,
+    register_ami,
 )
 from tests.support.events import load_event
 from tests.support.lambda_context import FakeLambdaContext
@@ -395,3 +397,23 @@ def test_throttled_ami_untagging_is_retried_and_the_release_removes_the_marker(
         assert ami_tags(region, amis[region])["Ec2ImageBuilderArn"] == arn
     assert build_tags(arn) == {"stage": "prod"}
     assert holders_in_table() == []
+
+
+# ----- the rollback's AMI by its tag: EC2 DescribeImages --------------------------------------
+
+
+def test_a_throttled_ami_search_of_a_gone_build_is_retried_and_finds_its_ami(
+    aws: FakeImageBuilder,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """README, Rollbacks: a build Image Builder no longer has still rolls back with its AMI,
+    found in EC2 by the Ec2ImageBuilderArn tag; DescribeImages throttled twice is sent again.
+    moto never throttles: its EC2 backend refuses the first two DescribeImages."""
+    build_arn = f"arn:aws:imagebuilder:{REGION}:{ACCOUNT}:image/gone/1.0.0/1"
+    image_id = register_ami(REGION, build_arn)
+    throttle = Throttle(
+        monkeypatch, ec2_backend(REGION), "describe_images", ec2_throttle, THROTTLES
+    )
+    ec2 = Ec2Gateway.for_region(REGION, deadline(60.0), QUICK)
+    assert ec2.image_id_of_build(build_arn) == image_id
+    assert (throttle.refused, throttle.answered) == (THROTTLES, 1)
